@@ -1,0 +1,65 @@
+"""The JudgeBackend contract: turn JudgeRequests into Completions (text or choice log-probs)."""
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterator, Sequence
+
+from .types import Completion, JudgeRequest, stable_hash
+
+GENERATE = "generate"
+CHOICE_LOGPROBS = "choice_logprobs"
+
+
+class JudgeBackend(abc.ABC):
+    """A judge model.
+
+    Subclasses implement :meth:`generate` (one :class:`Completion` per request, in order) and may
+    implement :meth:`choice_logprobs` (declare ``"choice_logprobs"`` in ``capabilities``).  They are
+    built by the registry as ``Backend(model=..., **options)``.
+
+    Backends whose requests complete out of order (hosted APIs) override :meth:`stream` to yield
+    ``(index, completion)`` as each one finishes, so the engine commits it at once.
+    """
+
+    capabilities: frozenset[str] = frozenset({GENERATE})
+    #: how many requests the engine hands over per call of :meth:`stream`
+    batch_size: int = 16
+
+    def __init__(self, model: str | None = None, **options: Any) -> None:
+        self.model = model
+        self.options = options
+
+    @abc.abstractmethod
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        """Generate text for each request."""
+
+    def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        """Return completions whose ``choice_logprobs`` maps each of ``request.choices`` to a log-prob."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score choices")
+
+    def fingerprint(self) -> str:
+        """Identity of the judge for cache keys: model id, weights/adapter digest and options."""
+        return stable_hash({"backend": type(self).__qualname__, "model": self.model, "options": self.options})
+
+    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
+        """Yield ``(index into requests, completion)`` pairs, in any order."""
+        fn = self.choice_logprobs if mode == CHOICE_LOGPROBS else self.generate
+        out = fn(requests)
+        if len(out) != len(requests):
+            raise RuntimeError(f"{type(self).__name__}.{fn.__name__} returned {len(out)} completions for {len(requests)} requests")
+        yield from enumerate(out)
+
+    def count_tokens(self, text: str) -> int:
+        """Token count for cost estimates; backends with a tokenizer override this."""
+        return max(1, len(text) // 4)
+
+    def prices(self) -> tuple[float, float] | None:
+        """(USD per million input tokens, USD per million output tokens), when known."""
+        return None
+
+    def info(self) -> dict[str, Any]:
+        """Facts about the backend for the run manifest (never secrets)."""
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "model": self.model}
+
+    def close(self) -> None:
+        """Release resources (threads, connections, GPU memory)."""

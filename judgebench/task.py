@@ -1,0 +1,192 @@
+"""Task definitions: the TaskLoader contract and YAML task specs (shipped tasks/ plus --include-path)."""
+from __future__ import annotations
+
+import abc
+import os
+import re
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import yaml
+
+from .errors import ConfigError, DataError
+from .types import Example
+
+
+class TaskLoader(abc.ABC):
+    """Turns a data source into :class:`Example` objects.
+
+    Built as ``Loader(base_dir=<dir of the YAML file>, **source)``.  Report a bad row with
+    :meth:`reject`, which raises :class:`DataError` naming the file, row and field, or — when the run
+    was started with ``--skip-invalid`` — records it so the report can count it.
+    """
+
+    def __init__(self, base_dir: str | Path | None = None, **options: Any) -> None:
+        self.base_dir = Path(base_dir) if base_dir else Path.cwd()
+        self.options = options
+        self.skip_invalid = False
+        self.skipped: list[dict[str, Any]] = []
+
+    @abc.abstractmethod
+    def load(self, split: str) -> Iterable[Example]:
+        """Yield the examples of ``split``."""
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(os.path.expanduser(str(path)))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def reject(self, source: str, row: int | str, field_name: str, message: str) -> None:
+        err = DataError(source, row, field_name, message)
+        if not self.skip_invalid:
+            raise err
+        self.skipped.append({"source": source, "row": row, "field": field_name, "message": message})
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of a YAML value."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            v = os.environ.get(m.group(1))
+            if v is None:
+                if m.group(2) is None:
+                    raise ConfigError(f"environment variable {m.group(1)} is not set (used as ${{{m.group(1)}}})")
+                return m.group(2)
+            return v
+        return _ENV.sub(sub, value)
+    if isinstance(value, list):
+        return [expand_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class TaskSpec:
+    """A task definition as written in YAML."""
+
+    name: str
+    loader: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    split: str = "test"
+    protocol: str = "pairwise"
+    protocol_options: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)
+    parse: dict[str, Any] = field(default_factory=dict)
+    on_parse_failure: dict[str, Any] = field(default_factory=lambda: {"policy": "count_wrong"})
+    sampling: dict[str, Any] = field(default_factory=dict)
+    group: list[str] = field(default_factory=list)
+    aggregate: str = "micro"  # "micro" (all items) or "category_mean" (unweighted mean of categories)
+    description: str = ""
+    extends: str | None = None
+    path: str | None = None  # the YAML file it came from
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.path).parent if self.path else Path.cwd()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_SPEC_FIELDS = {f.name for f in fields(TaskSpec)}
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k != "source":
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict) or "name" not in data:
+        raise ConfigError(f"{path}: a task file must be a mapping with a 'name'")
+    unknown = set(data) - _SPEC_FIELDS
+    if unknown:
+        raise ConfigError(f"{path}: unknown task field(s) {sorted(unknown)}; allowed: {sorted(_SPEC_FIELDS - {'path'})}")
+    return data
+
+
+def builtin_task_dir() -> Path:
+    return Path(str(resources.files("judgebench._tasks")))
+
+
+class TaskIndex:
+    """All task YAML files found in the shipped tasks/ dir and in ``include_paths``, by name."""
+
+    def __init__(self, include_paths: Sequence[str | Path] = ()) -> None:
+        self.raw: dict[str, dict[str, Any]] = {}
+        dirs = [builtin_task_dir(), *map(Path, include_paths)]
+        for d in dirs:
+            if not d.exists():
+                raise ConfigError(f"--include-path {d}: no such directory")
+            files = [d] if d.is_file() else sorted(list(d.rglob("*.yaml")) + list(d.rglob("*.yml")))
+            for f in files:
+                data = _read_yaml(f)
+                data["path"] = str(f)
+                name = data["name"]
+                if name in self.raw and d == dirs[0]:
+                    raise ConfigError(f"task '{name}' is defined twice: {self.raw[name]['path']} and {f}")
+                self.raw[name] = data  # an include path may override a shipped task of the same name
+
+    def names(self) -> list[str]:
+        return sorted(self.raw)
+
+    def get(self, name: str) -> TaskSpec:
+        return TaskSpec(**self._resolved(name, ()))
+
+    def _resolved(self, name: str, seen: tuple[str, ...]) -> dict[str, Any]:
+        if name not in self.raw:
+            from .registry import suggest
+            raise ConfigError(f"unknown task '{name}'{suggest(name, self.names())}")
+        if name in seen:
+            raise ConfigError(f"task '{name}': 'extends' forms a cycle: {' -> '.join(seen + (name,))}")
+        data = dict(self.raw[name])
+        parent = data.get("extends")
+        if parent:
+            base = self._resolved(parent, seen + (name,))
+            path = data["path"]
+            data = _merge(base, data)
+            data["path"] = path if "source" in self.raw[name] else base["path"]
+        return data
+
+    def expand(self, name: str) -> list[TaskSpec]:
+        """A task, or every leaf task of a group (in order, without repeats)."""
+        out: list[TaskSpec] = []
+        seen: set[str] = set()
+
+        def walk(n: str, stack: tuple[str, ...]) -> None:
+            spec = self.get(n)
+            if spec.group:
+                for child in spec.group:
+                    if child in stack:
+                        raise ConfigError(f"task group '{n}' includes itself via {child}")
+                    walk(child, stack + (child,))
+            elif spec.name not in seen:
+                seen.add(spec.name)
+                out.append(spec)
+        walk(name, (name,))
+        return out
+
+
+def iter_examples(loader: TaskLoader, split: str, limit: int | None = None) -> Iterator[Example]:
+    ids: set[str] = set()
+    for i, ex in enumerate(loader.load(split)):
+        if limit is not None and i >= limit:
+            return
+        if ex.id in ids:
+            raise DataError(type(loader).__name__, ex.id, "id", f"duplicate example id '{ex.id}'")
+        ids.add(ex.id)
+        yield ex

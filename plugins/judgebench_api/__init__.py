@@ -1,0 +1,1 @@
+"""judgebench_api plugin for judgebench."""

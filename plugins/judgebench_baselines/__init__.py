@@ -1,0 +1,1 @@
+"""judgebench_baselines plugin for judgebench."""

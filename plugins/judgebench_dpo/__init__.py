@@ -1,0 +1,1 @@
+"""judgebench_dpo plugin for judgebench."""

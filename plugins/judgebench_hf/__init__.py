@@ -1,0 +1,1 @@
+"""judgebench_hf plugin for judgebench."""

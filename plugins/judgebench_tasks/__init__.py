@@ -1,0 +1,1 @@
+"""judgebench_tasks plugin for judgebench."""

@@ -1,0 +1,1 @@
+"""judgebench_vllm plugin for judgebench."""
