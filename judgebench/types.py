@@ -67,6 +67,8 @@ class JudgeRequest:
     ``choices`` are the verdict strings a choice-scoring backend compares (e.g. ``("A", "B")``);
     ``answer_prefix`` is text the assistant turn starts with before the verdict token.
     ``meta`` records how the request was built (order/permutation, candidate index, attempt).
+    ``truncatable`` lists texts that appear verbatim in ``messages`` (the candidates) and that a
+    backend may shorten when the prompt is too long; the instructions and the answer slot never are.
     """
 
     key: str
@@ -76,6 +78,7 @@ class JudgeRequest:
     answer_prefix: str = ""
     sampling: SamplingParams = SamplingParams()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    truncatable: tuple[str, ...] = ()
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the backend's answer (used for the content cache key)."""
@@ -138,10 +141,11 @@ class ItemResult:
 
     example_id: str
     category: str
-    status: str  # "ok" | "parse_error" | "error" | "excluded"
+    status: str  # "ok" | "parse_error" | "error" | "excluded" | "missing"
     score: float | None  # credit in [0, 1]; None when excluded or not yet judged
     verdict: Any = None
     details: dict[str, Any] = field(default_factory=dict)
+    task: str = ""
 
 
 @dataclass(frozen=True)

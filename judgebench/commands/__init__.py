@@ -1,0 +1,1 @@
+"""Subcommands of the judgebench CLI, one module each (register(subparsers) + run(args))."""

@@ -1,0 +1,210 @@
+"""The run engine: expand examples into requests, skip what is stored, judge the rest, commit each, score."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from . import registry
+from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
+from .errors import BudgetExceeded, ConfigError
+from .protocols import CHOICE, Protocol
+from .store import RunStore
+from .task import TaskIndex, TaskSpec, expand_env, iter_examples
+from .types import Example, ItemResult, JudgeRequest, Judgment, stable_hash
+
+
+@dataclass
+class PreparedTask:
+    """A task ready to run: its spec, examples, protocol and first-attempt requests."""
+
+    spec: TaskSpec
+    split: str
+    examples: list[Example]
+    protocol: Protocol
+    data_hash: str
+    skipped: list[dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def task_hash(self, seed: int, mode: str) -> str:
+        spec = {k: v for k, v in self.spec.to_dict().items() if k not in ("path", "description")}
+        return stable_hash([spec, self.split, self.data_hash, seed, mode], 16)
+
+
+def load_examples(spec: TaskSpec, split: str | None, limit: int | None = None,
+                  skip_invalid: bool = False) -> tuple[list[Example], list[dict[str, Any]], str]:
+    if not spec.loader:
+        raise ConfigError(f"task '{spec.name}' ({spec.path}) has no 'loader'")
+    cls = registry.load("task", spec.loader)
+    try:
+        loader = cls(base_dir=spec.base_dir, **expand_env(spec.source or {}))
+    except TypeError as e:
+        raise ConfigError(f"task '{spec.name}': bad 'source' options for loader '{spec.loader}': {e}") from None
+    loader.skip_invalid = skip_invalid
+    examples = list(iter_examples(loader, split or spec.split, limit))
+    data_hash = stable_hash([e.content_hash() for e in examples])
+    return examples, list(loader.skipped), data_hash
+
+
+def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequence[str] = (), limit: int | None = None,
+                  seed: int = 0, mode: str = GENERATE, skip_invalid: bool = False,
+                  ids: Iterable[str] | None = None) -> list[PreparedTask]:
+    """Load every leaf task of ``task`` (a task or a group) with its examples and protocol."""
+    index = TaskIndex(include_paths)
+    keep = set(ids) if ids is not None else None
+    out = []
+    for spec in index.expand(task):
+        examples, skipped, data_hash = load_examples(spec, split, None if keep is not None else limit, skip_invalid)
+        if keep is not None:
+            examples = [e for e in examples if e.id in keep][:limit]
+        protocol = registry.load("protocol", spec.protocol)(spec, seed=seed, mode=mode)
+        out.append(PreparedTask(spec, split or spec.split, examples, protocol, data_hash, skipped))
+    return out
+
+
+def pending_requests(task: PreparedTask, done: dict[str, str]) -> tuple[list[JudgeRequest], int]:
+    """Requests not yet answered (first attempts, or the next re-ask after a stored parse error), and
+    how many stored judgments were found along the way."""
+    out, n_done = [], 0
+    for ex in task.examples:
+        for req in task.protocol.expand(ex):
+            r: JudgeRequest | None = req
+            while r is not None and r.key in done:
+                n_done += 1
+                r = task.protocol.reask(r) if done[r.key] == "parse_error" else None
+            if r is not None:
+                out.append(r)
+    return out, n_done
+
+
+def cache_key(fingerprint: str, mode: str, req: JudgeRequest) -> str:
+    return stable_hash([fingerprint, mode, req.content()])
+
+
+@dataclass
+class EngineStats:
+    sent: int = 0
+    from_cache: int = 0
+    already_done: int = 0
+    backend_s: float = 0.0
+    stopped_for_budget: bool = False
+    spent_usd: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs prepared tasks against one backend into one :class:`RunStore`."""
+
+    def __init__(self, backend: JudgeBackend, store: RunStore, *, mode: str = GENERATE, batch_size: int | None = None,
+                 max_cost: float | None = None, progress: Callable[[int, int], None] | None = None) -> None:
+        if mode == CHOICE and CHOICE_LOGPROBS not in backend.capabilities:
+            raise ConfigError(f"backend '{type(backend).__name__}' cannot score choices; use --mode generate")
+        self.backend, self.store, self.mode = backend, store, mode
+        self.batch_size = batch_size or backend.batch_size
+        self.max_cost = max_cost
+        self.progress = progress
+        self.fingerprint = backend.fingerprint()
+        self.stats = EngineStats()
+
+    def pending(self, task: PreparedTask, done: dict[str, str]) -> list[JudgeRequest]:
+        reqs, n_done = pending_requests(task, done)
+        self.stats.already_done += n_done
+        return reqs
+
+    def run(self, tasks: Sequence[PreparedTask]) -> EngineStats:
+        done = self.store.done()
+        self.stats.spent_usd = self.store.totals()["cost_usd"] or 0.0
+        queue = [(t, r) for t in tasks for r in self.pending(t, done)]
+        total = len(queue)
+        finished = 0
+        while queue:
+            next_round: list[tuple[PreparedTask, JudgeRequest]] = []
+            for t, j, req in self._judge(queue):
+                finished += 1
+                if j.status == "parse_error":
+                    again = t.protocol.reask(req)
+                    if again is not None:
+                        next_round.append((t, again))
+                        total += 1
+                if self.progress:
+                    self.progress(finished, total)
+            queue = next_round
+        return self.stats
+
+    def _judge(self, queue: list[tuple[PreparedTask, JudgeRequest]]) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
+        mode = CHOICE_LOGPROBS if self.mode == CHOICE else GENERATE
+        for start in range(0, len(queue), self.batch_size):
+            chunk = queue[start:start + self.batch_size]
+            keys = [cache_key(self.fingerprint, self.mode, r) for _, r in chunk]
+            hits = self.store.cached(keys)
+            to_send = []
+            for (t, req), ck in zip(chunk, keys):
+                if ck in hits:
+                    j = t.protocol.parse(req, hits[ck])
+                    j.cached = True
+                    self.store.commit(t.name, j, None, None)
+                    self.stats.from_cache += 1
+                    yield t, j, req
+                else:
+                    to_send.append((t, req, ck))
+            if not to_send:
+                continue
+            self._check_budget([r for _, r, _ in to_send])
+            t0 = time.perf_counter()
+            for i, comp in self.backend.stream([r for _, r, _ in to_send], mode):
+                t, req, ck = to_send[i]
+                j = t.protocol.parse(req, comp)
+                self.store.commit(t.name, j, ck, comp)
+                self.stats.sent += 1
+                self.stats.spent_usd += comp.usage.cost_usd or 0.0
+                yield t, j, req
+            self.stats.backend_s += time.perf_counter() - t0
+
+    def _check_budget(self, reqs: Sequence[JudgeRequest]) -> None:
+        if self.max_cost is None:
+            return
+        expected = estimate_cost(self.backend, reqs, self.mode)
+        if expected is None:
+            raise ConfigError("--max-cost needs prices: this backend reports none (set input_per_mtok/output_per_mtok)")
+        if self.stats.spent_usd + expected > self.max_cost:
+            self.stats.stopped_for_budget = True
+            raise BudgetExceeded(f"stopped before crossing the budget: spent ${self.stats.spent_usd:.4f}, the next "
+                                 f"{len(reqs)} requests may cost up to ${expected:.4f}, --max-cost is ${self.max_cost:.4f}. "
+                                 f"Everything judged so far is saved; resume with a higher --max-cost.")
+
+
+def estimate_tokens(backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str = GENERATE) -> tuple[int, int]:
+    """(prompt tokens, maximum completion tokens) for these requests."""
+    prompt = sum(backend.count_tokens("\n".join(m.content for m in r.messages) + r.answer_prefix) for r in reqs)
+    completion = len(reqs) if mode == CHOICE else sum(r.sampling.max_tokens for r in reqs)
+    return prompt, completion
+
+
+def estimate_cost(backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str = GENERATE) -> float | None:
+    prices = backend.prices()
+    if prices is None:
+        return None
+    p, c = estimate_tokens(backend, reqs, mode)
+    return (p * prices[0] + c * prices[1]) / 1e6
+
+
+def score_tasks(tasks: Sequence[PreparedTask], store: RunStore) -> list[ItemResult]:
+    """Score every example from the stored judgments (missing slots give status 'missing')."""
+    items: list[ItemResult] = []
+    for t in tasks:
+        by_ex: dict[str, list[Judgment]] = {}
+        for j in store.judgments(t.name):
+            by_ex.setdefault(j.example_id, []).append(j)
+        for ex in t.examples:
+            items.append(t.protocol.score(ex, by_ex.get(ex.id, []), task=t.name))
+    store.write_items(items)
+    return items
+
+
+def default_run_dir(root: Path, task: str, backend_label: str, config_hash: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{task}__{backend_label}")
+    return root / f"{safe[:80]}__{config_hash[:10]}"

@@ -1,0 +1,338 @@
+"""Judging protocols: render an Example into requests, parse each answer, score the item.
+
+Three built-in protocols (registered as plugins in the ``judgebench.protocols`` namespace):
+``pairwise`` (two candidates, both orders by default), ``best_of_n`` (all candidates in one prompt,
+seeded placement, optional all-rotations) and ``rating`` (each candidate rated 1–10).
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+from .errors import ConfigError
+from .templates import DEFAULT_TEMPLATES, render
+from .types import TIE, Completion, Example, ItemResult, JudgeRequest, Judgment, Message, SamplingParams, stable_hash
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+POLICIES = ("count_wrong", "exclude", "chance", "reask")
+GENERATE, CHOICE = "generate", "choice"
+
+
+def softmax_confidence(logprobs: Mapping[str, float]) -> tuple[str, float]:
+    """The choice with the highest log-prob and its probability normalised over the choices."""
+    best = max(logprobs, key=lambda k: logprobs[k])
+    m = logprobs[best]
+    z = sum(math.exp(v - m) for v in logprobs.values())
+    return best, 1.0 / z
+
+
+class Protocol:
+    """Base class; subclasses define ``name``, ``expand_one``, ``parse_text`` and ``score_item``."""
+
+    name = "protocol"
+    template_keys: tuple[str, ...] = ("system", "user")
+    option_names: tuple[str, ...] = ()
+
+    def __init__(self, task: Any, *, seed: int = 0, mode: str = GENERATE) -> None:
+        self.task_name = task.name
+        self.seed = seed
+        if mode not in (GENERATE, CHOICE):
+            raise ConfigError(f"unknown judging mode '{mode}' (use 'generate' or 'choice')")
+        self.mode = mode
+        defaults = DEFAULT_TEMPLATES.get(self.name, {})
+        self.templates = {**defaults, **(task.templates or {})}
+        unknown = set(task.protocol_options or {}) - set(self.option_names)
+        if unknown:
+            raise ConfigError(f"task '{task.name}': unknown protocol_options {sorted(unknown)} for protocol "
+                              f"'{self.name}'; allowed: {sorted(self.option_names)}")
+        self.options = dict(task.protocol_options or {})
+        try:
+            self.sampling = SamplingParams(**{k: tuple(v) if k == "stop" else v for k, v in (task.sampling or {}).items()})
+        except TypeError as e:
+            raise ConfigError(f"task '{task.name}': bad sampling block: {e}") from None
+        pf = dict(task.on_parse_failure or {})
+        self.policy = pf.pop("policy", "count_wrong")
+        self.retries = int(pf.pop("retries", 2 if self.policy == "reask" else 0))
+        self.fallback = pf.pop("then", "count_wrong")
+        self.reask_temperature = float(pf.pop("temperature", 0.7))
+        if pf or self.policy not in POLICIES or self.fallback not in POLICIES[:3]:
+            raise ConfigError(f"task '{task.name}': on_parse_failure must be {{policy: one of {list(POLICIES)}, "
+                              f"retries: N, then: one of {list(POLICIES[:3])}, temperature: T}}; got {task.on_parse_failure}")
+        self.patterns = [re.compile(p, re.M) for p in (task.parse or {}).get("patterns", [])]
+
+    # -- rendering -------------------------------------------------------------------------------
+    def expand(self, ex: Example) -> list[JudgeRequest]:
+        """All first-attempt requests for an example."""
+        return self.expand_one(ex)
+
+    def expand_one(self, ex: Example) -> list[JudgeRequest]:
+        raise NotImplementedError
+
+    def make_request(self, ex: Example, variables: dict[str, Any], choices: Sequence[str], meta: dict[str, Any],
+                     truncatable: Sequence[str]) -> JudgeRequest:
+        variables = {"prompt": ex.prompt, "reference": ex.reference, "mode": self.mode, **variables}
+        msgs = []
+        for role in ("system", "user"):
+            tpl = self.templates.get(role)
+            if tpl:
+                msgs.append(Message(role, render(tpl, variables, where=f"task '{self.task_name}' template '{role}'")))
+        prefix = self.templates.get("answer_prefix", "") or ""
+        meta = {"slot": meta.pop("slot"), "attempt": 0, **meta}
+        req = JudgeRequest(key="", example_id=ex.id, messages=tuple(msgs), choices=tuple(choices), answer_prefix=prefix,
+                           sampling=self.sampling, meta=meta, truncatable=tuple(t for t in truncatable if t))
+        return replace(req, key=self.request_key(req))
+
+    def request_key(self, req: JudgeRequest) -> str:
+        return stable_hash([self.task_name, req.example_id, req.meta["slot"], req.meta["attempt"], req.content()])
+
+    def reask(self, req: JudgeRequest) -> JudgeRequest | None:
+        """The next attempt for a request whose answer could not be parsed, or None when out of tries."""
+        attempt = int(req.meta.get("attempt", 0)) + 1
+        if self.policy != "reask" or attempt > self.retries or self.mode == CHOICE:
+            return None
+        base_seed = req.sampling.seed if req.sampling.seed is not None else 0
+        sampling = replace(req.sampling, seed=base_seed + attempt,
+                           temperature=max(req.sampling.temperature, self.reask_temperature))
+        new = replace(req, sampling=sampling, meta={**req.meta, "attempt": attempt})
+        return replace(new, key=self.request_key(new))
+
+    # -- parsing ---------------------------------------------------------------------------------
+    def parse(self, req: JudgeRequest, comp: Completion) -> Judgment:
+        """Turn a completion into a judgment: ok with a verdict, parse_error, or error."""
+        j = Judgment(key=req.key, example_id=req.example_id, status="ok", text=comp.text, meta=dict(req.meta),
+                     usage=comp.usage, latency_s=comp.latency_s, retries=comp.retries, truncated=comp.truncated)
+        if comp.error is not None:
+            j.status, j.error = "error", comp.error
+            return j
+        if comp.choice_logprobs:
+            missing = [c for c in req.choices if c not in comp.choice_logprobs]
+            if missing:
+                j.status, j.error = "error", f"backend returned no log-prob for choices {missing}"
+                return j
+            choice, conf = softmax_confidence({c: comp.choice_logprobs[c] for c in req.choices})
+            j.verdict, j.confidence = self.choice_to_verdict(req, choice), conf
+            return j
+        token = self.match(req, comp.text)
+        if token is None:
+            j.status = "parse_error"
+        else:
+            j.verdict = self.choice_to_verdict(req, token)
+        return j
+
+    def match(self, req: JudgeRequest, text: str) -> str | None:
+        """The first verdict string found in ``text`` by the task's patterns, then the protocol's."""
+        valid = set(req.choices)
+        for pat in self.patterns + self.default_patterns(req):
+            for m in pat.finditer(text):
+                tok = (m.group(1) if m.groups() else m.group(0)).strip()
+                tok = tok.upper() if tok.upper() in valid else tok
+                if tok in valid:
+                    return tok
+        return None
+
+    def default_patterns(self, req: JudgeRequest) -> list[re.Pattern[str]]:
+        alt = "|".join(re.escape(c) for c in sorted(req.choices, key=len, reverse=True))
+        return [
+            re.compile(rf"\[\[\s*({alt})\s*\]\]"),
+            re.compile(rf"^\W*(?:(?:response|output|answer|assistant)\s*)?\(?({alt})\)?(?![\w])", re.I),
+            re.compile(rf"(?:better|best|verdict|answer|choice|winner)\W{{0,20}}(?:is\W+)?"
+                       rf"(?:(?:response|output|answer|assistant)\s*)?\(?({alt})\)?(?![\w])", re.I),
+        ]
+
+    def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
+        return token
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def chance(self, ex: Example) -> float:
+        return 1.0 / max(2, len(ex.candidates))
+
+    def score(self, ex: Example, judgments: Sequence[Judgment], task: str = "") -> ItemResult:
+        """Combine the latest attempt of every slot into the item's score."""
+        latest: dict[Any, Judgment] = {}
+        for j in judgments:
+            slot = j.meta.get("slot")
+            if slot not in latest or j.meta.get("attempt", 0) >= latest[slot].meta.get("attempt", 0):
+                latest[slot] = j
+        ordered = [latest[s] for s in sorted(latest, key=str)]
+        res = ItemResult(example_id=ex.id, category=ex.category, status="ok", score=None, task=task,
+                         details={"lengths": [len(c) for c in ex.candidates], "labels": list(ex.labels)})
+        if len(ordered) < self.n_slots(ex):
+            res.status = "missing"
+            return res
+        if any(j.status == "error" for j in ordered):
+            res.status = "error"
+            res.details["errors"] = [j.error for j in ordered if j.status == "error"]
+            return res
+        confs = [j.confidence for j in ordered if j.confidence is not None]
+        res.details["confidence"] = sum(confs) / len(confs) if len(confs) == len(ordered) else None
+        if any(j.status == "parse_error" for j in ordered):
+            res.status = "parse_error"
+            policy = self.policy if self.policy != "reask" else self.fallback
+            res.score = {"count_wrong": 0.0, "exclude": None, "chance": self.chance(ex)}[policy]
+            res.details["picks"] = self.picks(ex, ordered)
+            return res
+        self.score_item(ex, ordered, res)
+        return res
+
+    def n_slots(self, ex: Example) -> int:
+        return len(self.expand_one(ex))
+
+    def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
+        raise NotImplementedError
+
+    def picks(self, ex: Example, js: Sequence[Judgment]) -> list[dict[str, Any]]:
+        """Per-judgment position facts for position-bias statistics."""
+        out = []
+        for j in js:
+            order = j.meta.get("order") or list(range(len(ex.candidates)))
+            v = j.verdict if j.status == "ok" else None
+            out.append({"n_positions": len(order),
+                        "picked_position": order.index(v) if isinstance(v, int) and v in order else None,
+                        "correct_positions": [p for p, c in enumerate(order) if c in ex.labels],
+                        "picked_candidate": v})
+        return out
+
+
+def seeded_rng(seed: int, *parts: Any) -> random.Random:
+    return random.Random(int(stable_hash([seed, *parts], 16), 16))
+
+
+class PairwiseProtocol(Protocol):
+    """Two candidates; by default judged in both orders, the verdict being the consistent winner.
+
+    Options: ``orders``: "both" (default), "fixed" (as given) or "random" (one seeded order);
+    ``allow_tie``: offer "C" as a tie verdict.  An item with more than two candidates is judged as
+    its first correct candidate against its first incorrect one.
+    """
+
+    name = "pairwise"
+    option_names = ("orders", "allow_tie")
+
+    def pair(self, ex: Example) -> tuple[int, int]:
+        if len(ex.candidates) == 2 or ex.is_tie:
+            return 0, 1
+        wrong = [i for i in range(len(ex.candidates)) if i not in ex.labels]
+        return ex.labels[0], wrong[0]
+
+    def expand_one(self, ex: Example) -> list[JudgeRequest]:
+        a, b = self.pair(ex)
+        mode = self.options.get("orders", "both")
+        if mode == "both":
+            orders = [[a, b], [b, a]]
+        elif mode == "fixed":
+            orders = [[a, b]]
+        elif mode == "random":
+            orders = [[a, b] if seeded_rng(self.seed, ex.id).random() < 0.5 else [b, a]]
+        else:
+            raise ConfigError(f"task '{self.task_name}': protocol_options.orders must be both|fixed|random, got {mode!r}")
+        choices = ["A", "B"] + (["C"] if self.options.get("allow_tie") else [])
+        reqs = []
+        for o in orders:
+            first, second = ex.candidates[o[0]], ex.candidates[o[1]]
+            reqs.append(self.make_request(
+                ex, {"response_a": first, "response_b": second, "allow_tie": bool(self.options.get("allow_tie"))},
+                choices, {"slot": f"{o[0]}-{o[1]}", "order": o}, [first, second]))
+        return reqs
+
+    def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
+        return TIE if token == "C" else req.meta["order"][LETTERS.index(token)]
+
+    def chance(self, ex: Example) -> float:
+        return 0.5
+
+    def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
+        verdicts = [j.verdict for j in js]
+        consistent = all(v == verdicts[0] for v in verdicts)
+        verdict = verdicts[0] if consistent else "inconsistent"
+        res.verdict = verdict
+        res.details.update(consistent=consistent if len(js) > 1 else None, picks=self.picks(ex, js),
+                           verdicts=verdicts)
+        if ex.is_tie:
+            res.score = 1.0 if verdict == TIE else 0.0
+        else:
+            res.score = 1.0 if isinstance(verdict, int) and verdict in ex.labels else 0.0
+
+
+class BestOfNProtocol(Protocol):
+    """All candidates in one prompt, labelled A, B, …; the correct one placed by a seeded shuffle.
+
+    Options: ``rotations: true`` judges every cyclic rotation of the seeded order (score = mean credit,
+    ``consistent`` = every rotation picked the same candidate).
+    """
+
+    name = "best_of_n"
+    option_names = ("rotations",)
+
+    def order(self, ex: Example) -> list[int]:
+        order = list(range(len(ex.candidates)))
+        seeded_rng(self.seed, ex.id, "placement").shuffle(order)
+        return order
+
+    def expand_one(self, ex: Example) -> list[JudgeRequest]:
+        if len(ex.candidates) > len(LETTERS):
+            raise ConfigError(f"example {ex.id}: best_of_n supports at most {len(LETTERS)} candidates")
+        base = self.order(ex)
+        n = len(base)
+        orders = [base[r:] + base[:r] for r in range(n)] if self.options.get("rotations") else [base]
+        reqs = []
+        for r, o in enumerate(orders):
+            cands = [ex.candidates[i] for i in o]
+            letters = list(LETTERS[:n])
+            reqs.append(self.make_request(
+                ex, {"responses": cands, "letters": letters, "n": n,
+                     "numbered": list(zip(letters, cands))},
+                letters, {"slot": f"rot{r}", "order": o}, cands))
+        return reqs
+
+    def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
+        return req.meta["order"][LETTERS.index(token)]
+
+    def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
+        verdicts = [j.verdict for j in js]
+        credits = [1.0 if v in ex.labels else 0.0 for v in verdicts]
+        res.score = sum(credits) / len(credits)
+        res.verdict = verdicts[0] if len(set(verdicts)) == 1 else verdicts
+        res.details.update(consistent=len(set(verdicts)) == 1 if len(js) > 1 else None, picks=self.picks(ex, js),
+                           verdicts=verdicts)
+
+
+class RatingProtocol(Protocol):
+    """Each candidate rated alone on a 1–10 scale; winners are all candidates at the top rating.
+
+    Credit = (correct winners) / (number of winners): a tie at the top gives partial credit.
+    """
+
+    name = "rating"
+    option_names = ("scale_min", "scale_max")
+
+    def scale(self) -> list[str]:
+        return [str(i) for i in range(int(self.options.get("scale_min", 1)), int(self.options.get("scale_max", 10)) + 1)]
+
+    def expand_one(self, ex: Example) -> list[JudgeRequest]:
+        scale = self.scale()
+        return [self.make_request(ex, {"response": c, "scale_min": scale[0], "scale_max": scale[-1]}, scale,
+                                  {"slot": f"c{i}", "candidate": i}, [c])
+                for i, c in enumerate(ex.candidates)]
+
+    def default_patterns(self, req: JudgeRequest) -> list[re.Pattern[str]]:
+        return [re.compile(r"\[\[\s*(\d+)\s*\]\]"),
+                re.compile(r"(?:rating|score)\W{0,10}(\d+)", re.I),
+                re.compile(r"^\W*(\d+)(?!\d)")]
+
+    def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
+        return int(token)
+
+    def picks(self, ex: Example, js: Sequence[Judgment]) -> list[dict[str, Any]]:
+        return []
+
+    def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
+        ratings = {j.meta["candidate"]: j.verdict for j in js}
+        top = max(ratings.values())
+        winners = [i for i, r in ratings.items() if r == top]
+        correct = [w for w in winners if w in ex.labels]
+        res.score = len(correct) / len(winners)
+        res.verdict = winners[0] if len(winners) == 1 else winners
+        res.details.update(ratings=[ratings[i] for i in sorted(ratings)], winners=winners, picks=[])

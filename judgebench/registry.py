@@ -1,0 +1,94 @@
+"""Plugin registry on stevedore: list plugins without importing them, load one by name with clear errors."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from .errors import PluginError
+
+NAMESPACES = {
+    "backend": "judgebench.backends",
+    "task": "judgebench.tasks",
+    "protocol": "judgebench.protocols",
+    "tuner": "judgebench.tuners",
+}
+#: extras of the judgebench distribution that built-in plugins need (for "pip install" hints)
+EXTRAS = {("backend", "hf"): "hf", ("backend", "lora"): "hf", ("backend", "vllm"): "vllm",
+          ("backend", "openai"): "api", ("backend", "litellm"): "api", ("tuner", "dpo"): "tune"}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: str
+    name: str
+    value: str  # "module:attr"
+    dist: str
+    version: str
+
+
+def suggest(name: str, installed: list[str]) -> str:
+    close = difflib.get_close_matches(name, installed, n=1, cutoff=0.5)
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return f"{hint} installed: {', '.join(sorted(installed)) or '(none)'}"
+
+
+def available(kind: str) -> list[PluginInfo]:
+    """Every entry point of a kind, with its distribution — read from metadata, nothing is imported."""
+    ns = NAMESPACES[kind]
+    out: list[PluginInfo] = []
+    seen: set[tuple[str, str, str]] = set()
+    for dist in metadata.distributions():
+        dname = dist.metadata["Name"] or "?"
+        for ep in dist.entry_points:
+            if ep.group != ns or (ep.name, ep.value, dname) in seen:
+                continue
+            seen.add((ep.name, ep.value, dname))
+            out.append(PluginInfo(kind, ep.name, ep.value, dname, dist.version))
+    return sorted(out, key=lambda p: (p.name, p.dist))
+
+
+def duplicates(kind: str) -> dict[str, list[PluginInfo]]:
+    by: dict[str, list[PluginInfo]] = {}
+    for p in available(kind):
+        by.setdefault(p.name, []).append(p)
+    return {k: v for k, v in by.items() if len(v) > 1}
+
+
+def load(kind: str, name: str) -> Any:
+    """Import and return the plugin object (a class) registered as ``name`` in ``kind``'s namespace."""
+    from stevedore import driver
+    from stevedore.exception import NoMatches
+
+    plugins = available(kind)
+    names = sorted({p.name for p in plugins})
+    if name not in names:
+        raise PluginError(f"unknown {kind} '{name}'{suggest(name, names)}")
+    same = [p for p in plugins if p.name == name]
+    if len(same) > 1:
+        where = "; ".join(f"{p.dist} ({p.value})" for p in same)
+        raise PluginError(f"{kind} '{name}' is registered more than once: {where}. Uninstall one of them.")
+    failure: list[BaseException] = []
+
+    def on_fail(_mgr: Any, _ep: Any, exc: BaseException) -> None:
+        failure.append(exc)
+
+    try:
+        mgr = driver.DriverManager(NAMESPACES[kind], name, invoke_on_load=False, on_load_failure_callback=on_fail)
+        return mgr.driver
+    except (NoMatches, RuntimeError) as e:
+        exc = failure[0] if failure else e
+        extra = EXTRAS.get((kind, name))
+        hint = f"; it needs: pip install 'judgebench[{extra}]'" if extra and isinstance(exc, ImportError) else ""
+        raise PluginError(f"{kind} '{name}' from {same[0].dist} ({same[0].value}) failed to load: "
+                          f"{type(exc).__name__}: {exc}{hint}") from None
+
+
+def check(kind: str, name: str) -> str | None:
+    """Import one plugin; return None if it loads, else the error message (for ``list --check``)."""
+    try:
+        load(kind, name)
+        return None
+    except PluginError as e:
+        return str(e)

@@ -1,0 +1,194 @@
+"""One `judgebench run`: config → run directory (config, manifest, SQLite) → engine → scores."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import registry
+from .backend import JudgeBackend
+from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
+from .errors import ConfigError
+from .metrics import summarize
+from .store import RunStore, default_cache_path
+from .types import BackendSpec, ItemResult, stable_hash
+
+MANIFEST, CONFIG = "manifest.json", "config.yaml"
+
+
+@dataclass
+class RunConfig:
+    backend: BackendSpec
+    task: str
+    split: str | None = None
+    seed: int = 0
+    limit: int | None = None
+    mode: str = "generate"
+    include_paths: list[str] = field(default_factory=list)
+    skip_invalid: bool = False
+    max_cost: float | None = None
+    batch_size: int | None = None
+    cache: bool = True
+    ids_file: str | None = None  # restrict to the example ids listed in this file (one per line, or a split JSON)
+    allow_contaminated: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same run (the budget and batch size do not)."""
+        d = asdict(self)
+        for k in ("max_cost", "batch_size", "cache", "skip_invalid"):
+            d.pop(k)
+        d["backend"] = self.backend.to_dict()
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["backend"] = self.backend.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        d = dict(d)
+        d["backend"] = BackendSpec.from_dict(d["backend"])
+        return cls(**d)
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    items: list[ItemResult]
+    rows: list[dict[str, Any]]
+    stats: EngineStats
+    manifest: dict[str, Any]
+
+
+def build_backend(spec: BackendSpec) -> JudgeBackend:
+    cls = registry.load("backend", spec.name)
+    try:
+        return cls(model=spec.model, **dict(spec.options))
+    except TypeError as e:
+        raise ConfigError(f"backend '{spec.name}': bad options {dict(spec.options)}: {e}") from None
+
+
+def _versions(backend_name: str) -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("judgebench", "torch", "transformers", "peft", "trl", "vllm", "openai", "litellm", "numpy", "scipy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    for p in registry.available("backend"):
+        if p.name == backend_name:
+            out[f"plugin:{p.dist}"] = p.version
+    return out
+
+
+def read_ids(path: str) -> list[str]:
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith(".json"):
+        data = json.loads(text)
+        return [str(x) for x in (data["ids"] if isinstance(data, dict) else data)]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | None = None,
+            backend: JudgeBackend | None = None, progress: Callable[[int, int], None] | None = None,
+            cache_path: Path | None = None) -> RunOutcome:
+    """Run (or resume) a judge on a task; everything lands in the run directory as it happens."""
+    ids = read_ids(cfg.ids_file) if cfg.ids_file else None
+    tasks = prepare_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit,
+                          seed=cfg.seed, mode=cfg.mode, skip_invalid=cfg.skip_invalid, ids=ids)
+    config_hash = stable_hash(cfg.identity(), 16)
+    run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / CONFIG
+    if cfg_file.exists():
+        old = yaml.safe_load(cfg_file.read_text())
+        if stable_hash(RunConfig.from_dict(old).identity(), 16) != config_hash:
+            raise ConfigError(f"{run_dir} holds a different run (its {CONFIG} differs); use --resume {run_dir} to "
+                              f"continue it or choose another --run-dir")
+    else:
+        cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    own_backend = backend is None
+    backend = backend or build_backend(cfg.backend)
+    contaminated = guard_contamination(backend, tasks, cfg.allow_contaminated)
+    store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
+    try:
+        task_info = {t.name: {"split": t.split, "data_hash": t.data_hash, "task_hash": t.task_hash(cfg.seed, cfg.mode),
+                              "n_examples": len(t.examples), "skipped_invalid": t.skipped, "protocol": t.spec.protocol,
+                              "aggregate": t.spec.aggregate} for t in tasks}
+        old_tasks = store.get("tasks")
+        if old_tasks and {k: v["data_hash"] for k, v in old_tasks.items()} != {k: v["data_hash"] for k, v in task_info.items()}:
+            raise ConfigError(f"{run_dir}: the task data changed since this run started (dataset hash differs); "
+                              f"start a new run directory")
+        store.put("tasks", task_info)
+        manifest = _manifest(cfg, backend, task_info, status="running")
+        manifest["contaminated_items"] = contaminated
+        _write_manifest(run_dir, manifest)
+        engine = Engine(backend, store, mode=cfg.mode, batch_size=cfg.batch_size, max_cost=cfg.max_cost,
+                        progress=progress)
+        t0 = time.perf_counter()
+        try:
+            stats = engine.run(tasks)
+        finally:
+            store.put("backend_s", (store.get("backend_s", 0.0) or 0.0) + engine.stats.backend_s)
+            store.put("sent", (store.get("sent", 0) or 0) + engine.stats.sent)
+            store.put("wall_s", (store.get("wall_s", 0.0) or 0.0) + time.perf_counter() - t0)
+            manifest.update(_usage(store), status="stopped")
+            _write_manifest(run_dir, manifest)
+        items = score_tasks(tasks, store)
+        rows = summarize(items, {t.name: t.spec.aggregate for t in tasks})
+        manifest.update(_usage(store), status="complete", summary=rows)
+        _write_manifest(run_dir, manifest)
+        return RunOutcome(run_dir, items, rows, stats, manifest)
+    finally:
+        store.close()
+        if own_backend:
+            backend.close()
+
+
+def guard_contamination(backend: JudgeBackend, tasks: list[PreparedTask], allow: bool) -> list[str]:
+    """Refuse to evaluate a tuned judge on examples it was trained on (unless explicitly allowed).
+
+    A backend that knows its training ids exposes ``trained_ids() -> set[str]``; returns the overlap.
+    """
+    trained = set(getattr(backend, "trained_ids", lambda: set())() or ())
+    if not trained:
+        return []
+    overlap = sorted({e.id for t in tasks for e in t.examples} & trained)
+    if overlap and not allow:
+        raise ConfigError(f"contamination: this judge was trained on {len(overlap)} of the evaluated examples "
+                          f"(e.g. {overlap[:5]}); evaluate on the held-out split (--ids-file <split>/test.json) or pass "
+                          f"--allow-contaminated to mark the run as contaminated")
+    return overlap
+
+
+def _usage(store: RunStore) -> dict[str, Any]:
+    tot = store.totals()
+    sent = store.get("sent", 0) or 0
+    backend_s = store.get("backend_s", 0.0) or 0.0
+    tot.update(sent=sent, backend_s=backend_s, wall_s=store.get("wall_s", 0.0),
+               judgments_per_s=(sent / backend_s) if backend_s > 0 else None,
+               usd_per_1k=(tot["cost_usd"] / tot["n_judgments"] * 1000) if tot["cost_usd"] is not None and tot["n_judgments"] else None)
+    return {"usage": tot}
+
+
+def _manifest(cfg: RunConfig, backend: JudgeBackend, task_info: dict[str, Any], status: str) -> dict[str, Any]:
+    return {"judgebench_run": 1, "status": status, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "config": cfg.to_dict(), "backend": {"label": cfg.backend.label(), "fingerprint": backend.fingerprint(),
+                                                 "info": backend.info()},
+            "tasks": task_info, "seed": cfg.seed, "mode": cfg.mode, "versions": _versions(cfg.backend.name),
+            "argv": sys.argv[1:]}
+
+
+def _write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
+    tmp = run_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, run_dir / MANIFEST)

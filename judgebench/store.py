@@ -1,0 +1,164 @@
+"""Durable SQLite (WAL) run store plus the content-addressed judgment cache shared by all runs."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .types import Completion, ItemResult, Judgment, Usage
+
+RUN_DB = "judgments.sqlite"
+
+_RUN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judgments (
+  key TEXT PRIMARY KEY, task TEXT NOT NULL, example_id TEXT NOT NULL, slot TEXT, attempt INTEGER,
+  status TEXT NOT NULL, verdict TEXT, confidence REAL, text TEXT, meta TEXT,
+  prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, latency_s REAL, retries INTEGER,
+  cached INTEGER, truncated INTEGER, error TEXT, created REAL
+);
+CREATE INDEX IF NOT EXISTS judgments_example ON judgments(task, example_id);
+CREATE TABLE IF NOT EXISTS items (
+  task TEXT NOT NULL, example_id TEXT NOT NULL, category TEXT, status TEXT, score REAL, verdict TEXT, details TEXT,
+  PRIMARY KEY (task, example_id)
+);
+CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT);
+"""
+
+_CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cache.completions (
+  key TEXT PRIMARY KEY, text TEXT, choice_logprobs TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+  cost_usd REAL, truncated INTEGER, created REAL
+);
+"""
+
+
+def default_cache_path() -> Path:
+    root = os.environ.get("JUDGEBENCH_CACHE_DIR")
+    if not root:
+        import platformdirs
+        root = platformdirs.user_cache_dir("judgebench")
+    return Path(root) / "judgments-cache.sqlite"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed row survives kill -9 of the process
+    con.execute("PRAGMA busy_timeout=60000")
+    return con
+
+
+def _dumps(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, ensure_ascii=False)
+
+
+def _loads(v: str | None) -> Any:
+    return None if v is None else json.loads(v)
+
+
+class RunStore:
+    """One run's judgments (``<run_dir>/judgments.sqlite``) with the global cache attached.
+
+    Every judgment is committed in its own transaction together with its cache entry, so a
+    killed process loses at most the requests that were in flight, never a committed answer.
+    """
+
+    def __init__(self, run_dir: Path, cache_path: Path | None = None) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / RUN_DB
+        self.con = _connect(self.path)
+        self.con.executescript(_RUN_SCHEMA)
+        self.cache_enabled = cache_path is not None
+        if cache_path is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            _connect(cache_path).close()  # create the file in WAL mode
+            self.con.execute("ATTACH DATABASE ? AS cache", (str(cache_path),))
+            self.con.executescript(_CACHE_SCHEMA)
+
+    # -- key/value facts about the run ---------------------------------------------------------------
+    def get(self, k: str, default: Any = None) -> Any:
+        row = self.con.execute("SELECT v FROM kv WHERE k=?", (k,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def put(self, k: str, v: Any) -> None:
+        self.con.execute("INSERT OR REPLACE INTO kv VALUES (?,?)", (k, json.dumps(v)))
+
+    # -- judgments -------------------------------------------------------------------------------
+    def done(self) -> dict[str, str]:
+        """key → status of every stored judgment that needs no new request (errors are re-tried)."""
+        return dict(self.con.execute("SELECT key, status FROM judgments WHERE status != 'error'"))
+
+    def commit(self, task: str, j: Judgment, cache_key: str | None, comp: Completion | None) -> None:
+        """Store one judgment (and, for a successful fresh completion, its cache entry) atomically."""
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            con.execute(
+                "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (j.key, task, j.example_id, str(j.meta.get("slot")), int(j.meta.get("attempt", 0)), j.status,
+                 _dumps(j.verdict), j.confidence, j.text, _dumps(dict(j.meta)), j.usage.prompt_tokens,
+                 j.usage.completion_tokens, j.usage.cost_usd, j.latency_s, j.retries, int(j.cached), int(j.truncated),
+                 j.error, time.time()))
+            if self.cache_enabled and cache_key and comp is not None and comp.error is None and not j.cached:
+                con.execute("INSERT OR REPLACE INTO cache.completions VALUES (?,?,?,?,?,?,?,?)",
+                            (cache_key, comp.text, _dumps(comp.choice_logprobs), comp.usage.prompt_tokens,
+                             comp.usage.completion_tokens, comp.usage.cost_usd, int(comp.truncated), time.time()))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def cached(self, keys: Sequence[str]) -> dict[str, Completion]:
+        """Completions already in the cache for these cache keys."""
+        out: dict[str, Completion] = {}
+        if not self.cache_enabled:
+            return out
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i:i + 500])
+            q = f"SELECT * FROM cache.completions WHERE key IN ({','.join('?' * len(chunk))})"
+            for key, text, lp, pt, ct, cost, trunc, _ in self.con.execute(q, chunk):
+                out[key] = Completion(text=text or "", choice_logprobs=_loads(lp), usage=Usage(pt or 0, ct or 0, cost),
+                                      truncated=bool(trunc))
+        return out
+
+    def judgments(self, task: str | None = None) -> Iterator[Judgment]:
+        q = "SELECT key, example_id, status, verdict, confidence, text, meta, prompt_tokens, completion_tokens, " \
+            "cost_usd, latency_s, retries, cached, truncated, error, task FROM judgments"
+        args: tuple[Any, ...] = ()
+        if task is not None:
+            q, args = q + " WHERE task=?", (task,)
+        for r in self.con.execute(q + " ORDER BY rowid", args):
+            yield Judgment(key=r[0], example_id=r[1], status=r[2], verdict=_loads(r[3]), confidence=r[4], text=r[5] or "",
+                           meta=_loads(r[6]) or {}, usage=Usage(r[7] or 0, r[8] or 0, r[9]), latency_s=r[10] or 0.0,
+                           retries=r[11] or 0, cached=bool(r[12]), truncated=bool(r[13]), error=r[14])
+
+    def totals(self) -> dict[str, Any]:
+        r = self.con.execute(
+            "SELECT COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd), COUNT(cost_usd), "
+            "SUM(retries), SUM(cached), SUM(truncated), SUM(status='parse_error'), SUM(status='error') "
+            "FROM judgments").fetchone()
+        n = r[0] or 0
+        return {"n_judgments": n, "prompt_tokens": r[1] or 0, "completion_tokens": r[2] or 0,
+                "cost_usd": (r[3] or 0.0) if r[4] else None, "retries": r[5] or 0, "cached": r[6] or 0,
+                "truncated": r[7] or 0, "parse_errors": r[8] or 0, "errors": r[9] or 0}
+
+    # -- items -----------------------------------------------------------------------------------
+    def write_items(self, items: Iterable[ItemResult]) -> None:
+        con = self.con
+        con.execute("BEGIN")
+        con.execute("DELETE FROM items")
+        con.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?)",
+                        [(it.task, it.example_id, it.category, it.status, it.score, _dumps(it.verdict),
+                          _dumps(it.details)) for it in items])
+        con.execute("COMMIT")
+
+    def items(self) -> list[ItemResult]:
+        rows = self.con.execute("SELECT task, example_id, category, status, score, verdict, details FROM items ORDER BY rowid")
+        return [ItemResult(example_id=r[1], category=r[2] or "", status=r[3], score=r[4], verdict=_loads(r[5]),
+                           details=_loads(r[6]) or {}, task=r[0]) for r in rows]
+
+    def close(self) -> None:
+        self.con.close()
