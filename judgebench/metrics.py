@@ -2,41 +2,70 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .types import ItemResult
 
 SCORED = ("ok", "parse_error")
+Scorer = Callable[[Sequence[ItemResult]], "float | None"]
+
+
+@dataclass
+class TaskAgg:
+    """How a task's overall score is computed: the mean item score, the unweighted mean of its
+    categories ("category_mean"), or a protocol's own formula (``scorer``)."""
+
+    aggregate: str = "micro"
+    scorer: Scorer | None = None
 
 
 def scored_values(items: Sequence[ItemResult]) -> list[float]:
     return [it.score for it in items if it.status in SCORED and it.score is not None]
 
 
-def category_mean_ci(groups: Mapping[str, Sequence[float]], confidence: float = 0.95, n_resamples: int = 2000,
-                     seed: int = 0) -> tuple[float, float, float]:
-    """Unweighted mean of category means with a stratified bootstrap CI (each category resampled alone)."""
-    from scipy import stats
-
-    arrays = [np.asarray(v, float) for v in groups.values() if len(v)]
-    if not arrays:
-        return float("nan"), float("nan"), float("nan")
-    point = float(np.mean([a.mean() for a in arrays]))
-    if all(len(a) < 2 or np.all(a == a[0]) for a in arrays):
-        return point, point, point
-    res = stats.bootstrap(tuple(arrays), lambda *xs, axis=-1: np.mean([x.mean(axis=axis) for x in xs], axis=0),
-                          confidence_level=confidence, n_resamples=n_resamples, method="percentile",
-                          random_state=np.random.default_rng(seed), vectorized=True)
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+def task_value(items: Sequence[ItemResult], agg: TaskAgg) -> float:
+    if agg.scorer is not None:
+        v = agg.scorer(items)
+        if v is not None:
+            return float(v)
+    if agg.aggregate == "category_mean":
+        cats: dict[str, list[float]] = defaultdict(list)
+        for it in items:
+            if it.status in SCORED and it.score is not None:
+                cats[it.category].append(it.score)
+        return float(np.mean([np.mean(v) for v in cats.values()])) if cats else float("nan")
+    vals = scored_values(items)
+    return float(np.mean(vals)) if vals else float("nan")
 
 
-def _row(task: str, category: str, items: Sequence[ItemResult]) -> dict[str, Any]:
+def bootstrap_values(items: Sequence[ItemResult], agg: TaskAgg, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """Bootstrap distribution of a task's score, resampling items within each category (stratified)."""
+    rng = np.random.default_rng(seed)
+    by_cat: dict[str, list[ItemResult]] = defaultdict(list)
+    for it in items:
+        by_cat[it.category].append(it)
+    groups = list(by_cat.values())
+    out = np.empty(n_resamples)
+    for b in range(n_resamples):
+        sample: list[ItemResult] = []
+        for g in groups:
+            sample.extend(g[i] for i in rng.integers(0, len(g), len(g)))
+        out[b] = task_value(sample, agg)
+    return out
+
+
+def _row(task: str, category: str, items: Sequence[ItemResult], agg: TaskAgg | None = None) -> dict[str, Any]:
     from .stats import mean_ci
 
     vals = scored_values(items)
     mean, low, high, n = mean_ci(vals)
+    if agg is not None and (agg.scorer is not None or agg.aggregate == "category_mean"):
+        mean = task_value(items, agg)
+        dist = bootstrap_values(items, agg)
+        low, high = (float(x) for x in np.nanpercentile(dist, [2.5, 97.5]))
     cons = [it.details.get("consistent") for it in items if it.details.get("consistent") is not None]
     return {
         "task": task, "category": category, "n": n, "score": mean, "ci_low": low, "ci_high": high,
@@ -44,18 +73,19 @@ def _row(task: str, category: str, items: Sequence[ItemResult]) -> dict[str, Any
         "parse_error_rate": sum(it.status == "parse_error" for it in items) / len(items) if items else 0.0,
         "parse_errors": sum(it.status == "parse_error" for it in items),
         "errors": sum(it.status == "error" for it in items),
-        "excluded": sum(it.status in ("excluded",) or (it.status in SCORED and it.score is None) for it in items),
+        "excluded": sum(it.status == "excluded" or (it.status in SCORED and it.score is None) for it in items),
         "missing": sum(it.status == "missing" for it in items),
         "consistency": (sum(cons) / len(cons)) if cons else None,
+        "aggregate": (agg.aggregate if agg and agg.scorer is None else "task formula" if agg and agg.scorer else "micro"),
     }
 
 
-def summarize(items: Sequence[ItemResult], aggregates: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """One row per task × category, then one overall row per task (``category`` = "all").
-
-    ``aggregates`` maps a task to "micro" (mean over items) or "category_mean" (unweighted mean of
-    the category scores, as RewardBench 2 defines its overall score).
-    """
+def summarize(items: Sequence[ItemResult], aggs: dict[str, TaskAgg] | None = None,
+              group: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per task × category, one overall row per task (``category`` "all") and, for a task
+    group, a final row: ``group = (name, "category_mean")`` averages the task scores unweighted
+    (CI from the per-task bootstrap distributions); ``(name, "micro")`` pools all items."""
+    aggs = aggs or {}
     by_task: dict[str, dict[str, list[ItemResult]]] = defaultdict(lambda: defaultdict(list))
     for it in items:
         by_task[it.task][it.category or "-"].append(it)
@@ -63,10 +93,17 @@ def summarize(items: Sequence[ItemResult], aggregates: Mapping[str, str] | None 
     for task, cats in by_task.items():
         if len(cats) > 1:
             rows.extend(_row(task, c, its) for c, its in sorted(cats.items()))
-        overall = _row(task, "all", [it for its in cats.values() for it in its])
-        if (aggregates or {}).get(task) == "category_mean" and len(cats) > 1:
-            groups = {c: scored_values(its) for c, its in cats.items()}
-            overall["score"], overall["ci_low"], overall["ci_high"] = category_mean_ci(groups)
-            overall["aggregate"] = "category_mean"
-        rows.append(overall)
+        rows.append(_row(task, "all", [it for its in cats.values() for it in its], aggs.get(task, TaskAgg())))
+    if group and len(by_task) > 1:
+        name, how = group
+        if how == "category_mean":
+            per_task = {t: [it for its in c.values() for it in its] for t, c in by_task.items()}
+            dists = [bootstrap_values(v, aggs.get(t, TaskAgg())) for t, v in per_task.items()]
+            point = float(np.mean([r["score"] for r in rows if r["category"] == "all"]))
+            low, high = (float(x) for x in np.nanpercentile(np.mean(dists, axis=0), [2.5, 97.5]))
+            row = _row(name, "all", list(items))
+            row.update(score=point, ci_low=low, ci_high=high, aggregate="mean of tasks")
+        else:
+            row = _row(name, "all", list(items))
+        rows.append(row)
     return rows

@@ -128,18 +128,18 @@ class Protocol:
         for pat in self.patterns + self.default_patterns(req):
             for m in pat.finditer(text):
                 tok = (m.group(1) if m.groups() else m.group(0)).strip()
-                tok = tok.upper() if tok.upper() in valid else tok
                 if tok in valid:
                     return tok
         return None
 
     def default_patterns(self, req: JudgeRequest) -> list[re.Pattern[str]]:
         alt = "|".join(re.escape(c) for c in sorted(req.choices, key=len, reverse=True))
-        return [
+        noun = r"(?i:response|output|answer|assistant|option)"
+        return [  # the verdict letter itself is matched case-sensitively ("a" is a word, "A" a verdict)
             re.compile(rf"\[\[\s*({alt})\s*\]\]"),
-            re.compile(rf"^\W*(?:(?:response|output|answer|assistant)\s*)?\(?({alt})\)?(?![\w])", re.I),
-            re.compile(rf"(?:better|best|verdict|answer|choice|winner)\W{{0,20}}(?:is\W+)?"
-                       rf"(?:(?:response|output|answer|assistant)\s*)?\(?({alt})\)?(?![\w])", re.I),
+            re.compile(rf"^\W*(?:{noun}\s*)?\(?({alt})\)?(?!\w)"),
+            re.compile(rf"(?i:better|best|verdict|answer|choice|winner|prefer)\W{{0,3}}(?:{noun}\W{{0,3}})?"
+                       rf"(?:(?i:is)\W{{1,3}}|:\W{{0,2}})?(?:{noun}\s*)?\(?({alt})\)?(?!\w)"),
         ]
 
     def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
@@ -176,6 +176,13 @@ class Protocol:
             return res
         self.score_item(ex, ordered, res)
         return res
+
+    def task_score(self, items: Sequence[ItemResult]) -> float | None:
+        """The task's official score over its items, when it is not the mean item score (e.g. RB2 Ties).
+
+        Return None to use the mean.  Must be a pure function of ``items`` (it is bootstrapped for CIs).
+        """
+        return None
 
     def n_slots(self, ex: Example) -> int:
         return len(self.expand_one(ex))

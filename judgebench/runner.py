@@ -17,7 +17,9 @@ from . import registry
 from .backend import JudgeBackend
 from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
 from .errors import ConfigError
-from .metrics import summarize
+from .metrics import TaskAgg, summarize
+from .protocols import Protocol
+from .task import TaskIndex
 from .store import RunStore, default_cache_path
 from .types import BackendSpec, ItemResult, stable_hash
 
@@ -144,7 +146,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             manifest.update(_usage(store), status="stopped")
             _write_manifest(run_dir, manifest)
         items = score_tasks(tasks, store)
-        rows = summarize(items, {t.name: t.spec.aggregate for t in tasks})
+        rows = summarize(items, task_aggs(tasks), group_of(cfg))
         manifest.update(_usage(store), status="complete", summary=rows)
         _write_manifest(run_dir, manifest)
         return RunOutcome(run_dir, items, rows, stats, manifest)
@@ -152,6 +154,16 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         store.close()
         if own_backend:
             backend.close()
+
+
+def task_aggs(tasks: list[PreparedTask]) -> dict[str, TaskAgg]:
+    return {t.name: TaskAgg(t.spec.aggregate, scorer=t.protocol.task_score
+                            if type(t.protocol).task_score is not Protocol.task_score else None) for t in tasks}
+
+
+def group_of(cfg: RunConfig) -> tuple[str, str] | None:
+    spec = TaskIndex(cfg.include_paths).get(cfg.task)
+    return (spec.name, spec.aggregate) if spec.group else None
 
 
 def guard_contamination(backend: JudgeBackend, tasks: list[PreparedTask], allow: bool) -> list[str]:
