@@ -52,9 +52,9 @@ def load_examples(spec: TaskSpec, split: str | None, limit: int | None = None,
 
 def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequence[str] = (), limit: int | None = None,
                   seed: int = 0, mode: str = GENERATE, skip_invalid: bool = False,
-                  ids: Iterable[str] | None = None) -> list[PreparedTask]:
+                  ids: Iterable[str] | None = None, index: TaskIndex | None = None) -> list[PreparedTask]:
     """Load every leaf task of ``task`` (a task or a group) with its examples and protocol."""
-    index = TaskIndex(include_paths)
+    index = index or TaskIndex(include_paths)
     keep = set(ids) if ids is not None else None
     out = []
     for spec in index.expand(task):
@@ -82,7 +82,7 @@ def pending_requests(task: PreparedTask, done: dict[str, str]) -> tuple[list[Jud
 
 
 def cache_key(fingerprint: str, mode: str, req: JudgeRequest) -> str:
-    return stable_hash([fingerprint, mode, req.content()])
+    return stable_hash([fingerprint, mode, req.content_hash])
 
 
 @dataclass

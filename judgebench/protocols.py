@@ -83,10 +83,11 @@ class Protocol:
         meta = {"slot": meta.pop("slot"), "attempt": 0, **meta}
         req = JudgeRequest(key="", example_id=ex.id, messages=tuple(msgs), choices=tuple(choices), answer_prefix=prefix,
                            sampling=self.sampling, meta=meta, truncatable=tuple(t for t in truncatable if t))
-        return replace(req, key=self.request_key(req))
+        object.__setattr__(req, "key", self.request_key(req))  # set once at construction; keeps the cached content hash
+        return req
 
     def request_key(self, req: JudgeRequest) -> str:
-        return stable_hash([self.task_name, req.example_id, req.meta["slot"], req.meta["attempt"], req.content()])
+        return stable_hash([self.task_name, req.example_id, req.meta["slot"], req.meta["attempt"], req.content_hash])
 
     def reask(self, req: JudgeRequest) -> JudgeRequest | None:
         """The next attempt for a request whose answer could not be parsed, or None when out of tries."""
@@ -185,6 +186,7 @@ class Protocol:
         return None
 
     def n_slots(self, ex: Example) -> int:
+        """How many requests an example needs (subclasses override with a cheaper count)."""
         return len(self.expand_one(ex))
 
     def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
@@ -247,6 +249,9 @@ class PairwiseProtocol(Protocol):
     def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
         return TIE if token == "C" else req.meta["order"][LETTERS.index(token)]
 
+    def n_slots(self, ex: Example) -> int:
+        return 2 if self.options.get("orders", "both") == "both" else 1
+
     def chance(self, ex: Example) -> float:
         return 0.5
 
@@ -297,6 +302,9 @@ class BestOfNProtocol(Protocol):
     def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
         return req.meta["order"][LETTERS.index(token)]
 
+    def n_slots(self, ex: Example) -> int:
+        return len(ex.candidates) if self.options.get("rotations") else 1
+
     def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
         verdicts = [j.verdict for j in js]
         credits = [1.0 if v in ex.labels else 0.0 for v in verdicts]
@@ -331,6 +339,9 @@ class RatingProtocol(Protocol):
 
     def choice_to_verdict(self, req: JudgeRequest, token: str) -> Any:
         return int(token)
+
+    def n_slots(self, ex: Example) -> int:
+        return len(ex.candidates)
 
     def picks(self, ex: Example, js: Sequence[Judgment]) -> list[dict[str, Any]]:
         return []

@@ -36,16 +36,14 @@ def suggest(name: str, installed: list[str]) -> str:
 
 def available(kind: str) -> list[PluginInfo]:
     """Every entry point of a kind, with its distribution — read from metadata, nothing is imported."""
-    ns = NAMESPACES[kind]
     out: list[PluginInfo] = []
     seen: set[tuple[str, str, str]] = set()
-    for dist in metadata.distributions():
-        dname = dist.metadata["Name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group != ns or (ep.name, ep.value, dname) in seen:
-                continue
+    for ep in metadata.entry_points(group=NAMESPACES[kind]):
+        dist = ep.dist
+        dname, version = (dist.name, dist.version) if dist is not None else ("?", "?")
+        if (ep.name, ep.value, dname) not in seen:
             seen.add((ep.name, ep.value, dname))
-            out.append(PluginInfo(kind, ep.name, ep.value, dname, dist.version))
+            out.append(PluginInfo(kind, ep.name, ep.value, dname, version))
     return sorted(out, key=lambda p: (p.name, p.dist))
 
 

@@ -105,8 +105,11 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             cache_path: Path | None = None) -> RunOutcome:
     """Run (or resume) a judge on a task; everything lands in the run directory as it happens."""
     ids = read_ids(cfg.ids_file) if cfg.ids_file else None
-    tasks = prepare_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit,
-                          seed=cfg.seed, mode=cfg.mode, skip_invalid=cfg.skip_invalid, ids=ids)
+    index = TaskIndex(cfg.include_paths)
+    tasks = prepare_tasks(cfg.task, split=cfg.split, limit=cfg.limit, seed=cfg.seed, mode=cfg.mode,
+                          skip_invalid=cfg.skip_invalid, ids=ids, index=index)
+    top = index.get(cfg.task)
+    group = (top.name, top.aggregate) if top.group else None
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +149,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             manifest.update(_usage(store), status="stopped")
             _write_manifest(run_dir, manifest)
         items = score_tasks(tasks, store)
-        rows = summarize(items, task_aggs(tasks), group_of(cfg))
+        rows = summarize(items, task_aggs(tasks), group)
         manifest.update(_usage(store), status="complete", summary=rows)
         _write_manifest(run_dir, manifest)
         return RunOutcome(run_dir, items, rows, stats, manifest)
@@ -159,11 +162,6 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
 def task_aggs(tasks: list[PreparedTask]) -> dict[str, TaskAgg]:
     return {t.name: TaskAgg(t.spec.aggregate, scorer=t.protocol.task_score
                             if type(t.protocol).task_score is not Protocol.task_score else None) for t in tasks}
-
-
-def group_of(cfg: RunConfig) -> tuple[str, str] | None:
-    spec = TaskIndex(cfg.include_paths).get(cfg.task)
-    return (spec.name, spec.aggregate) if spec.group else None
 
 
 def guard_contamination(backend: JudgeBackend, tasks: list[PreparedTask], allow: bool) -> list[str]:

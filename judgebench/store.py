@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS judgments (
   key TEXT PRIMARY KEY, task TEXT NOT NULL, example_id TEXT NOT NULL, slot TEXT, attempt INTEGER,
   status TEXT NOT NULL, verdict TEXT, confidence REAL, text TEXT, meta TEXT,
   prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL, latency_s REAL, retries INTEGER,
-  cached INTEGER, truncated INTEGER, error TEXT, created REAL
+  cached INTEGER, truncated INTEGER, error TEXT, created REAL, choice_logprobs TEXT, cache_key TEXT
 );
 CREATE INDEX IF NOT EXISTS judgments_example ON judgments(task, example_id);
 CREATE TABLE IF NOT EXISTS items (
@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS cache.completions (
   key TEXT PRIMARY KEY, text TEXT, choice_logprobs TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
   cost_usd REAL, truncated INTEGER, created REAL
 );
+-- one INSERT per judgment is one atomic transaction that also fills the shared cache
+CREATE TEMP TRIGGER IF NOT EXISTS judgment_to_cache AFTER INSERT ON main.judgments
+WHEN NEW.cache_key IS NOT NULL BEGIN
+  INSERT OR REPLACE INTO completions VALUES (NEW.cache_key, NEW.text, NEW.choice_logprobs, NEW.prompt_tokens,
+    NEW.completion_tokens, NEW.cost_usd, NEW.truncated, NEW.created);
+END;
 """
 
 
@@ -76,6 +82,7 @@ class RunStore:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             _connect(cache_path).close()  # create the file in WAL mode
             self.con.execute("ATTACH DATABASE ? AS cache", (str(cache_path),))
+            self.con.execute("PRAGMA cache.synchronous=NORMAL")
             self.con.executescript(_CACHE_SCHEMA)
 
     # -- key/value facts about the run ---------------------------------------------------------------
@@ -92,24 +99,16 @@ class RunStore:
         return dict(self.con.execute("SELECT key, status FROM judgments WHERE status != 'error'"))
 
     def commit(self, task: str, j: Judgment, cache_key: str | None, comp: Completion | None) -> None:
-        """Store one judgment (and, for a successful fresh completion, its cache entry) atomically."""
-        con = self.con
-        con.execute("BEGIN")
-        try:
-            con.execute(
-                "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (j.key, task, j.example_id, str(j.meta.get("slot")), int(j.meta.get("attempt", 0)), j.status,
-                 _dumps(j.verdict), j.confidence, j.text, _dumps(dict(j.meta)), j.usage.prompt_tokens,
-                 j.usage.completion_tokens, j.usage.cost_usd, j.latency_s, j.retries, int(j.cached), int(j.truncated),
-                 j.error, time.time()))
-            if self.cache_enabled and cache_key and comp is not None and comp.error is None and not j.cached:
-                con.execute("INSERT OR REPLACE INTO cache.completions VALUES (?,?,?,?,?,?,?,?)",
-                            (cache_key, comp.text, _dumps(comp.choice_logprobs), comp.usage.prompt_tokens,
-                             comp.usage.completion_tokens, comp.usage.cost_usd, int(comp.truncated), time.time()))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        """Store one judgment — and, for a successful fresh completion, its cache entry — in one
+        atomic autocommit statement (the cache row is written by a trigger)."""
+        fill_cache = self.cache_enabled and cache_key and comp is not None and comp.error is None and not j.cached
+        lp = comp.choice_logprobs if comp is not None else None
+        self.con.execute(
+            "INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (j.key, task, j.example_id, str(j.meta.get("slot")), int(j.meta.get("attempt", 0)), j.status,
+             _dumps(j.verdict), j.confidence, j.text, _dumps(dict(j.meta)), j.usage.prompt_tokens,
+             j.usage.completion_tokens, j.usage.cost_usd, j.latency_s, j.retries, int(j.cached), int(j.truncated),
+             j.error, time.time(), _dumps(lp), cache_key if fill_cache else None))
 
     def cached(self, keys: Sequence[str]) -> dict[str, Completion]:
         """Completions already in the cache for these cache keys."""

@@ -106,13 +106,14 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path) -> dict[str, Any] | None:
+    """A task definition, or None for a YAML file that is not one (no name + loader/group/extends)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise ConfigError(f"{path}: a task file must be a mapping with a 'name'")
+    if not isinstance(data, dict) or "name" not in data or not {"loader", "group", "extends"} & set(data):
+        return None
     unknown = set(data) - _SPEC_FIELDS
     if unknown:
         raise ConfigError(f"{path}: unknown task field(s) {sorted(unknown)}; allowed: {sorted(_SPEC_FIELDS - {'path'})}")
@@ -135,6 +136,8 @@ class TaskIndex:
             files = [d] if d.is_file() else sorted(list(d.rglob("*.yaml")) + list(d.rglob("*.yml")))
             for f in files:
                 data = _read_yaml(f)
+                if data is None:
+                    continue
                 data["path"] = str(f)
                 name = data["name"]
                 if name in self.raw and d == dirs[0]:

@@ -1,7 +1,7 @@
 """Core data types shared by tasks, protocols, backends, the engine and the store."""
 from __future__ import annotations
 
-import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -55,9 +55,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["stop"] = list(self.stop)
-        return d
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p,
+                "seed": self.seed, "stop": list(self.stop)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,11 @@ class JudgeRequest:
     sampling: SamplingParams = SamplingParams()
     meta: Mapping[str, Any] = field(default_factory=dict)
     truncatable: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """Hash of :meth:`content` (computed once per request object)."""
+        return stable_hash(self.content())
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the backend's answer (used for the content cache key)."""

@@ -113,6 +113,6 @@ def test_template_override_and_extends(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: bad-t\nextends: sample\ntemplates: {user: '{{ nope }}'}\n")
     with pytest.raises(ConfigError, match="nope|undefined"):
         PairwiseProtocol(TaskIndex([tmp_path]).get("bad-t")).expand(EX)
-    (tmp_path / "typo.yaml").write_text("name: typo-t\nprotocoll: pairwise\n")
+    (tmp_path / "typo.yaml").write_text("name: typo-t\nloader: sample\nprotocoll: pairwise\n")
     with pytest.raises(ConfigError, match="unknown task field"):
         TaskIndex([tmp_path])
