@@ -114,12 +114,16 @@ class PairsLoader(TaskLoader):
             import datasets
         except ImportError as e:
             raise MissingExtra("reading a Hugging Face dataset", "data", e) from None
-        src = self.resolve(self.hf) if Path(self.hf).expanduser().exists() else None  # type: ignore[arg-type]
+        local = self.resolve(self.hf)  # type: ignore[arg-type]
         name = self.hf_split or split
-        if src is not None and (src / "dataset_dict.json").exists() or (src is not None and (src / "dataset_info.json").exists()):
-            ds = datasets.load_from_disk(str(src))
-            return ds[name] if isinstance(ds, datasets.DatasetDict) else ds
-        return datasets.load_dataset(str(src or self.hf), self.hf_config, split=name)
+        try:
+            if (local / "dataset_dict.json").exists() or (local / "dataset_info.json").exists():
+                ds = datasets.load_from_disk(str(local))  # a dataset saved with save_to_disk
+                return ds[name] if isinstance(ds, datasets.DatasetDict) else ds
+            return datasets.load_dataset(str(local) if local.exists() else str(self.hf), self.hf_config, split=name)
+        except (OSError, ValueError, KeyError, ConnectionError) as e:
+            raise ConfigError(f"pairs loader: cannot load Hugging Face dataset '{self.hf}' split '{name}' "
+                              f"(looked for a local path {local} first): {type(e).__name__}: {e}") from None
 
     # -- mapping ---------------------------------------------------------------------------------
     def load(self, split: str) -> Iterator[Example]:
