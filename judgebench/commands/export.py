@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
             import pyarrow.parquet as pq
         except ImportError as e:
             raise MissingExtra("parquet export", "data", e) from None
-        flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in rows]
+        # nested values and the verdict (an index, "tie", "inconsistent" or a list) are stored as JSON text
+        flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) or k == "verdict" else v for k, v in r.items()}
+                for r in rows]
         pq.write_table(pa.Table.from_pylist(flat), out)
     elif out.suffix == ".jsonl":
         with out.open("w", encoding="utf-8") as f:
