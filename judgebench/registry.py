@@ -15,7 +15,7 @@ NAMESPACES = {
     "tuner": "judgebench.tuners",
 }
 #: extras of the judgebench distribution that built-in plugins need (for "pip install" hints)
-EXTRAS = {("backend", "hf"): "hf", ("backend", "lora"): "hf", ("backend", "vllm"): "vllm",
+EXTRAS = {("backend", "hf"): "hf", ("backend", "lora"): "hf",
           ("backend", "openai"): "api", ("backend", "litellm"): "api", ("tuner", "dpo"): "tune"}
 
 

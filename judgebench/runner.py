@@ -16,6 +16,7 @@ import yaml
 from . import registry
 from .backend import JudgeBackend
 from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
+from .contamination import overlap, trained_digests
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
@@ -123,7 +124,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     own_backend = backend is None
     backend = backend or build_backend(cfg.backend)
-    contaminated = guard_contamination(backend, tasks, cfg.allow_contaminated)
+    contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
     store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
     try:
         task_info = {t.name: {"split": t.split, "data_hash": t.data_hash, "task_hash": t.task_hash(cfg.seed, cfg.mode),
@@ -164,20 +165,18 @@ def task_aggs(tasks: list[PreparedTask]) -> dict[str, TaskAgg]:
                             if type(t.protocol).task_score is not Protocol.task_score else None) for t in tasks}
 
 
-def guard_contamination(backend: JudgeBackend, tasks: list[PreparedTask], allow: bool) -> list[str]:
-    """Refuse to evaluate a tuned judge on examples it was trained on (unless explicitly allowed).
-
-    A backend that knows its training ids exposes ``trained_ids() -> set[str]``; returns the overlap.
-    """
-    trained = set(getattr(backend, "trained_ids", lambda: set())() or ())
-    if not trained:
+def guard_contamination(backend: JudgeBackend, model: str | None, tasks: list[PreparedTask], allow: bool) -> list[str]:
+    """Refuse to evaluate a tuned judge on examples it was trained on (unless explicitly allowed);
+    returns the ids of the overlapping examples (recorded in the manifest and shown in every table)."""
+    digests = trained_digests(backend, model)
+    if not digests:
         return []
-    overlap = sorted({e.id for t in tasks for e in t.examples} & trained)
-    if overlap and not allow:
-        raise ConfigError(f"contamination: this judge was trained on {len(overlap)} of the evaluated examples "
-                          f"(e.g. {overlap[:5]}); evaluate on the held-out split (--ids-file <split>/test.json) or pass "
-                          f"--allow-contaminated to mark the run as contaminated")
-    return overlap
+    hits = overlap((e for t in tasks for e in t.examples), digests)
+    if hits and not allow:
+        raise ConfigError(f"contamination: this judge was trained on {len(hits)} of the evaluated examples "
+                          f"(e.g. {hits[:5]}); evaluate on held-out items (--ids-file SPLIT_DIR/test.json) or pass "
+                          f"--allow-contaminated to run anyway with the run marked contaminated")
+    return hits
 
 
 def _usage(store: RunStore) -> dict[str, Any]:

@@ -1,1 +1,0 @@
-"""judgebench_vllm plugin for judgebench."""

@@ -1,0 +1,112 @@
+"""`judgebench compare` / `report` on real runs made by the real CLI (baseline judges on the sample task)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from scipy.stats import binomtest
+
+from judgebench.commands import compare, report
+from judgebench.errors import JudgebenchError
+from judgebench.results import load_run
+
+from .conftest import cli
+
+
+def jb(*argv: str) -> int:
+    """Run the compare/report subcommands in-process, with the CLI's error handling."""
+    parser = argparse.ArgumentParser(prog="judgebench")
+    sub = parser.add_subparsers(dest="command")
+    compare.register(sub)
+    report.register(sub)
+    args = parser.parse_args(list(argv))
+    try:
+        return int(args.func(args) or 0)
+    except JudgebenchError as e:
+        print(f"error: {e}")
+        return e.exit_code
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    env = {"JUDGEBENCH_CACHE_DIR": str(root / "cache")}
+    runs = {"longer": ["--backend", "baseline:longer"], "random": ["--backend", "baseline:random"],
+            "longer40": ["--backend", "baseline:longer", "--limit", "40"]}
+    out = {}
+    for name, extra in runs.items():
+        cli("run", "--task", "sample", *extra, "--run-dir", str(root / name), "-q", env=env, check=True)
+        out[name] = root / name
+    return out
+
+
+def test_compare_prints_scores_paired_tests_bias_and_cost(real_runs, capsys):
+    assert jb("compare", str(real_runs["longer"]), str(real_runs["random"])) == 0
+    out = capsys.readouterr().out
+    for title in ("Scores and paired differences", "Position and length bias", "Cost and speed"):
+        assert title in out
+    assert "reference: longer; 140 items" in out and "baseline:random" in out
+
+
+def test_report_json_matches_the_items_of_the_runs(real_runs, tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert jb("report", str(real_runs["longer"]), str(real_runs["random"]), "--out", str(out)) == 0
+    c = json.loads(out.read_text())
+    a, b = load_run(real_runs["longer"]), load_run(real_runs["random"])
+    sa = {it.example_id: it.score for it in a.items}
+    sb = {it.example_id: it.score for it in b.items}
+    row = next(r for r in c["rows"] if r["run"] == "random" and r["category"] == "all")
+    assert row["n"] == 140 and row["score"] == pytest.approx(sum(sb.values()) / 140)
+    wins = sum(1 for k in sa if sb[k] == 1 and sa[k] != 1)
+    losses = sum(1 for k in sa if sa[k] == 1 and sb[k] != 1)
+    assert (row["wins"], row["losses"]) == (wins, losses)
+    assert row["p_value"] == pytest.approx(binomtest(wins, wins + losses).pvalue)
+    bias = next(x for x in c["bias"] if x["run"] == "longer")
+    # the "longer" baseline always picks the longest answer when there is one
+    assert bias["length"]["prefer_longer"]["rate"] == 1.0 and bias["length"]["prefer_longer"]["n"] > 20
+    assert c["cost"][0]["n_judgments"] == 280
+
+
+def test_report_csv_markdown_and_table_files(real_runs, tmp_path):
+    runs = [str(real_runs["longer"]), str(real_runs["random"])]
+    assert jb("report", *runs, "--out", str(tmp_path / "c.csv")) == 0
+    rows = list(csv.DictReader((tmp_path / "c.csv").open()))
+    scores = [r for r in rows if r["metric"] == "score" and r["category"] == "all"]
+    assert [r["run"] for r in scores] == ["longer", "random"] and all(r["n"] == "140" for r in scores)
+    assert jb("report", *runs, "--out", str(tmp_path / "c.md")) == 0
+    md = (tmp_path / "c.md").read_text()
+    assert md.startswith("# judgebench comparison") and "| random | sample | all | 140 |" in md
+    assert jb("report", *runs, "--format", "table", "--out", str(tmp_path / "c.txt")) == 0
+    assert "Scores and paired differences" in (tmp_path / "c.txt").read_text()
+
+
+def test_reference_by_name_or_path(real_runs, tmp_path):
+    runs = [str(real_runs["longer"]), str(real_runs["random"])]
+    for ref in ("random", str(real_runs["random"])):
+        out = tmp_path / "r.json"
+        assert jb("compare", *runs, "--reference", ref, "--format", "json", "--out", str(out)) == 0
+        c = json.loads(out.read_text())
+        assert c["reference"] == "random" and c["runs"][0]["name"] == "random"
+    assert jb("compare", *runs, "--reference", "nope") == 2
+
+
+def test_mismatched_task_items_are_an_error_or_a_labelled_intersection(real_runs, tmp_path, capsys):
+    runs = [str(real_runs["longer40"]), str(real_runs["random"])]
+    assert jb("compare", *runs) == 2
+    err = capsys.readouterr().out
+    assert "different definitions" in err and "--intersect" in err
+    out = tmp_path / "i.md"
+    assert jb("report", *runs, "--intersect", "--out", str(out)) == 0
+    md = out.read_text()
+    assert "INTERSECTION" in md and "compared on 40 shared item(s)" in md
+    assert "| random | sample | all | 40 |" in md
+
+
+def test_report_format_errors(real_runs, tmp_path):
+    run = str(real_runs["longer"])
+    assert jb("report", run, "--format", "html") == 2
+    assert jb("report", run, "--out", str(tmp_path / "x.pdf")) == 2
+    assert jb("compare", str(tmp_path)) == 2  # not a run directory
