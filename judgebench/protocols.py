@@ -82,7 +82,7 @@ class Protocol:
         prefix = self.templates.get("answer_prefix", "") or ""
         meta = {"slot": meta.pop("slot"), "attempt": 0, **meta}
         req = JudgeRequest(key="", example_id=ex.id, messages=tuple(msgs), choices=tuple(choices), answer_prefix=prefix,
-                           sampling=self.sampling, meta=meta, truncatable=tuple(t for t in truncatable if t))
+                           sampling=self.sampling, meta=meta, truncatable=tuple(truncatable))
         object.__setattr__(req, "key", self.request_key(req))  # set once at construction; keeps the cached content hash
         return req
 
@@ -159,7 +159,8 @@ class Protocol:
                 latest[slot] = j
         ordered = [latest[s] for s in sorted(latest, key=str)]
         res = ItemResult(example_id=ex.id, category=ex.category, status="ok", score=None, task=task,
-                         details={"lengths": [len(c) for c in ex.candidates], "labels": list(ex.labels)})
+                         details={"lengths": [len(c) for c in ex.candidates], "labels": list(ex.labels),
+                                  "content_hash": ex.content_hash()})
         if len(ordered) < self.n_slots(ex):
             res.status = "missing"
             return res
@@ -201,7 +202,8 @@ class Protocol:
             out.append({"n_positions": len(order),
                         "picked_position": order.index(v) if isinstance(v, int) and v in order else None,
                         "correct_positions": [p for p, c in enumerate(order) if c in ex.labels],
-                        "picked_candidate": v})
+                        "picked_candidate": v,
+                        "order": list(order)})
         return out
 
 

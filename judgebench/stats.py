@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -32,12 +32,12 @@ def bootstrap_ci(values: Any, confidence: float = 0.95, n_resamples: int = 2000,
     if a.size == 1 or np.ptp(a) == 0:
         m = float(a.mean())
         return (m, m)
-    for m in dict.fromkeys((method, "percentile")):
+    for how in dict.fromkeys((method, "percentile")):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", sps.DegenerateDataWarning)
             res = sps.bootstrap((a,), np.mean, n_resamples=n_resamples, confidence_level=confidence,
-                                method=m, vectorized=True, rng=np.random.default_rng(seed),
-                                batch=max(1, 2_000_000 // a.size) if m == "BCa" else None)
+                                method=how, vectorized=True, rng=np.random.default_rng(seed),
+                                batch=max(1, 2_000_000 // a.size) if how == "BCa" else None)
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (math.isnan(low) or math.isnan(high)):
             return (low, high)
@@ -132,14 +132,14 @@ def ece(confidences: Any, correct: Any, n_bins: int = 10) -> float:
     return float(sum(b["n"] / n * abs(b["accuracy"] - b["confidence"]) for b in curve))
 
 
-def rate_ci(hits: Sequence[bool] | np.ndarray, confidence: float = 0.95) -> dict[str, Any]:
-    """A proportion with n and its bootstrap CI, as a dict (rate is None when n == 0)."""
+def rate_ci(hits: Any, confidence: float = 0.95) -> dict[str, Any]:
+    """A proportion (or mean credit) with n and its bootstrap CI, as a dict (rate is None when n == 0)."""
     mean, low, high, n = mean_ci(np.asarray(hits, dtype=float), confidence)
     return {"rate": None if n == 0 else mean, "ci_low": None if n == 0 else low,
             "ci_high": None if n == 0 else high, "n": n}
 
 
-if __name__ == "__main__":
-    from .report.worked_example import main
+if __name__ == "__main__":  # python -m judgebench.stats worked-example
+    from judgebench.report.worked_example import main
 
     raise SystemExit(main())

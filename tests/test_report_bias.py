@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from judgebench.report.bias import calibration_stats, length_stats, position_stats, shown_candidates
+from judgebench.report.bias import (
+    calibration_stats,
+    length_stats,
+    position_stats,
+    shown_candidates,
+)
 from judgebench.types import ItemResult
 
 

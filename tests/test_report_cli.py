@@ -11,9 +11,10 @@ from scipy.stats import binomtest
 
 from judgebench.commands import compare, report
 from judgebench.errors import JudgebenchError
+from judgebench.report.compare import build_comparison, official_scorer
 from judgebench.results import load_run
 
-from .conftest import cli
+from .conftest import DATA, cli
 
 
 def jb(*argv: str) -> int:
@@ -33,12 +34,17 @@ def jb(*argv: str) -> int:
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    env = {"JUDGEBENCH_CACHE_DIR": str(root / "cache")}
+    env = {"JUDGEBENCH_CACHE_DIR": str(root / "cache"), "JUDGEBENCH_DATA_DIR": str(DATA)}
     runs = {"longer": ["--backend", "baseline:longer"], "random": ["--backend", "baseline:random"],
-            "longer40": ["--backend", "baseline:longer", "--limit", "40"]}
+            "longer40": ["--backend", "baseline:longer", "--limit", "40"],
+            "choice_longer": ["--backend", "baseline:longer", "--mode", "choice"],
+            "choice_random": ["--backend", "baseline:random", "--mode", "choice"],
+            "ties_longer": ["--backend", "baseline:longer", "--task", "rewardbench2/ties"],
+            "ties_random": ["--backend", "baseline:random", "--task", "rewardbench2/ties"]}
     out = {}
     for name, extra in runs.items():
-        cli("run", "--task", "sample", *extra, "--run-dir", str(root / name), "-q", env=env, check=True)
+        task = [] if "--task" in extra else ["--task", "sample"]
+        cli("run", *task, *extra, "--run-dir", str(root / name), "-q", env=env, check=True)
         out[name] = root / name
     return out
 
@@ -91,6 +97,9 @@ def test_reference_by_name_or_path(real_runs, tmp_path):
         c = json.loads(out.read_text())
         assert c["reference"] == "random" and c["runs"][0]["name"] == "random"
     assert jb("compare", *runs, "--reference", "nope") == 2
+    out = tmp_path / "extra.json"  # a reference that is not among RUN is added in front
+    assert jb("compare", runs[1], "--reference", runs[0], "-f", "json", "-o", str(out)) == 0
+    assert [r["name"] for r in json.loads(out.read_text())["runs"]] == ["longer", "random"]
 
 
 def test_mismatched_task_items_are_an_error_or_a_labelled_intersection(real_runs, tmp_path, capsys):
@@ -110,3 +119,47 @@ def test_report_format_errors(real_runs, tmp_path):
     assert jb("report", run, "--format", "html") == 2
     assert jb("report", run, "--out", str(tmp_path / "x.pdf")) == 2
     assert jb("compare", str(tmp_path)) == 2  # not a run directory
+
+
+def test_calibration_of_judges_that_give_confidences(real_runs, tmp_path):
+    runs = [str(real_runs["choice_longer"]), str(real_runs["choice_random"])]
+    out = tmp_path / "cal.json"
+    assert jb("report", *runs, "--out", str(out)) == 0
+    c = json.loads(out.read_text())
+    for b in c["bias"]:
+        cal = b["calibration"]
+        items = [it for it in load_run(real_runs[b["run"]]).items if it.status == "ok"]
+        conf = [it.details["confidence"] for it in items]
+        acc = sum(it.score == 1 for it in items) / len(items)
+        assert cal["n"] == len(items) == 140 and cal["accuracy"] == pytest.approx(acc)
+        assert sum(p["n"] for p in cal["curve"]) == 140
+        if len(cal["curve"]) == 1:  # every confidence in one bin: ECE = |accuracy - mean confidence|
+            assert cal["ece"] == pytest.approx(abs(acc - sum(conf) / len(conf)))
+    assert jb("report", *runs, "--out", str(tmp_path / "cal.html")) == 0
+    html = (tmp_path / "cal.html").read_text()
+    assert "reliability" in html and html.count("<svg") == 6 and "<h2>Calibration</h2>" in html
+    # generate-mode and choice-mode runs are different task definitions
+    assert jb("compare", str(real_runs["longer"]), str(real_runs["choice_longer"])) == 2
+
+
+@pytest.mark.parametrize("pair", [("longer", "random"), ("ties_longer", "ties_random")])
+def test_scores_agree_with_the_run_table_including_official_formulas(real_runs, pair):
+    runs = [load_run(real_runs[name]) for name in pair]
+    c = build_comparison(runs)
+    for run in runs:
+        own = {(r["task"], r["category"]): r for r in run.manifest["summary"]}
+        for row in (r for r in c["rows"] if r["run"] == run.name):
+            assert row["score"] == pytest.approx(own[(row["task"], row["category"])]["score"])
+            assert row["n"] == own[(row["task"], row["category"])]["n"]
+    ref = next(r for r in c["rows"] if r["run"] == pair[0] and r["category"] == "all")
+    summary = next(r for r in runs[0].manifest["summary"] if r["category"] == "all")
+    assert (ref["ci_low"], ref["ci_high"]) == pytest.approx((summary["ci_low"], summary["ci_high"]))
+
+
+def test_official_scorer_comes_from_the_protocol(real_runs):
+    from judgebench_tasks.rb2_protocols import RB2TiesProtocol
+
+    items = load_run(real_runs["ties_random"]).items
+    scorer = official_scorer("rb2-ties")
+    assert scorer is not None and scorer(items) == RB2TiesProtocol.task_score(RB2TiesProtocol.__new__(RB2TiesProtocol), items)
+    assert official_scorer("pairwise") is None and official_scorer("no-such-protocol") is None

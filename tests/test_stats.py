@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from judgebench.stats import (bootstrap_ci, dichotomize, ece, mcnemar_counts, mcnemar_exact, mean_ci,
-                              paired_diff_ci, rate_ci, reliability_curve)
+from judgebench.stats import (
+    bootstrap_ci,
+    dichotomize,
+    ece,
+    mcnemar_counts,
+    mcnemar_exact,
+    mean_ci,
+    paired_diff_ci,
+    rate_ci,
+    reliability_curve,
+)
 
 
 def test_bootstrap_ci_edge_cases():
@@ -19,7 +28,7 @@ def test_bootstrap_ci_edge_cases():
     assert bootstrap_ci([0.4]) == (0.4, 0.4)
     assert bootstrap_ci(np.ones(50)) == (1.0, 1.0)
     assert bootstrap_ci([0.0] * 7) == (0.0, 0.0)
-    m, lo, hi, n = mean_ci([])
+    m, lo, _hi, n = mean_ci([])
     assert n == 0 and math.isnan(m) and math.isnan(lo)
     assert rate_ci([]) == {"rate": None, "ci_low": None, "ci_high": None, "n": 0}
 

@@ -1,8 +1,9 @@
 """Line up the items of several runs: same task definition and split, or an explicit, labelled intersection."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from ..types import ItemResult

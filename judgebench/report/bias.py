@@ -1,7 +1,8 @@
 """Judge biases from item results: position (swap consistency, pick rates), length, and calibration."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

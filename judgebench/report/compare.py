@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,14 +17,44 @@ from .bias import calibration_stats, length_stats, position_stats
 SCORED = metrics.SCORED
 
 
+def official_scorer(protocol: str | None) -> Callable[[Sequence[ItemResult]], float | None] | None:
+    """The protocol's own task formula (``Protocol.task_score``, e.g. the RewardBench 2 Ties score), or
+    None when the protocol uses the mean item credit or cannot be loaded.
+
+    ``task_score`` is by contract a pure function of the items, so it is called on an instance that
+    was never configured; a formula that needs the instance's options falls back to the mean.
+    """
+    from .. import registry
+    from ..errors import JudgebenchError
+    from ..protocols import Protocol
+
+    if not protocol:
+        return None
+    try:
+        cls = registry.load("protocol", protocol)
+    except JudgebenchError:
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, Protocol)) or cls.task_score is Protocol.task_score:
+        return None
+    inst = cls.__new__(cls)
+
+    def score(items: Sequence[ItemResult]) -> float | None:
+        try:
+            return inst.task_score(items)
+        except AttributeError:
+            return None
+    return score
+
+
 def task_aggs(run: Any) -> dict[str, TaskAgg]:
-    """How each task of a run is aggregated, from its manifest (plus the protocol's own formula,
-    when the run object provides one as ``run.task_aggs``)."""
+    """How each task of a run is aggregated: ``run.task_aggs`` when the run object provides it, else
+    from the manifest (``aggregate`` and the protocol's own formula, see :func:`official_scorer`)."""
     given = getattr(run, "task_aggs", None)
     if isinstance(given, dict):
         return given
     tasks = (run.manifest or {}).get("tasks", {})
-    return {t: TaskAgg(str(info.get("aggregate") or "micro")) for t, info in tasks.items() if isinstance(info, dict)}
+    return {t: TaskAgg(str(info.get("aggregate") or "micro"), scorer=official_scorer(info.get("protocol")))
+            for t, info in tasks.items() if isinstance(info, dict)}
 
 
 def _paired(a_items: Sequence[ItemResult], r_items: Sequence[ItemResult], agg: TaskAgg | None,

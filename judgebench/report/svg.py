@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from html import escape
-from typing import Any, Sequence
+from typing import Any
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D1F", "#000000"]
 FONT = "font-family='system-ui,sans-serif'"
@@ -71,12 +72,12 @@ def grouped_bars(title: str, groups: Sequence[str], series: Sequence[dict[str, A
                 cx = x + (bw - 2) / 2
                 body.append(f"<path d='M{cx:.1f},{y(low):.1f}V{y(high):.1f}M{cx - 3:.1f},{y(low):.1f}h6"
                             f"M{cx - 3:.1f},{y(high):.1f}h6' stroke='#222' stroke-width='1.2'/>")
-        label = g if len(g) <= 16 else g[:15] + "…"
+        label = g if len(g) <= 22 else g[:21] + "…"
         body.append(_text(left + gi * gw + gw / 2, bottom + 14, label, 10,
                           extra=f"transform='rotate(20 {left + gi * gw + gw / 2:.1f} {bottom + 14})'"))
     if chance is not None:
         body.append(f"<line x1='{left}' x2='{right}' y1='{y(chance):.1f}' y2='{y(chance):.1f}' stroke='#888' "
-                    f"stroke-dasharray='4 3'/>" + _text(right - 2, y(chance) - 3, "chance", 9, "end"))
+                    f"stroke-dasharray='4 3'/>" + _text(right + 3, y(chance) + 3, "chance", 9, "start"))
     body.append(f"<line x1='{left}' x2='{right}' y1='{bottom}' y2='{bottom}' stroke='#444'/>")
     body += _legend([s["name"] for s in series], right + 14, top + 10)
     return _frame(w, h, title, body, "bars")
@@ -86,14 +87,14 @@ def forest(title: str, rows: Sequence[dict[str, Any]], x_label: str = "") -> str
     """One row per (label, value, low, high, series): a dot with its CI, and a dashed zero line."""
     h, left, right, top = 40 + 20 * len(rows) + 30, 210, 620, 30
     vals = [v for r in rows for v in (r["low"], r["high"], r["value"]) if v is not None] + [0.0]
-    span = max(abs(min(vals)), abs(max(vals)), 0.05) * 1.1
+    ticks = nice_ticks(max(abs(min(vals)), abs(max(vals)), 0.05) * 1.05)
+    span = ticks[-1]
 
     def x(v: float) -> float:
         return left + (right - left) * (v + span) / (2 * span)
     body = [f"<line x1='{x(0):.1f}' x2='{x(0):.1f}' y1='{top}' y2='{h - 30}' stroke='#888' stroke-dasharray='4 3'/>"]
-    for k in range(5):
-        v = -span + 2 * span * k / 4
-        body.append(_text(x(v), h - 14, f"{100 * v:+.0f}", 10))
+    for v in sorted({-t for t in ticks} | set(ticks)):
+        body.append(_text(x(v), h - 14, f"{100 * v:+.3g}" if v else "0", 10))
     body.append(_text((left + right) / 2, h - 2, x_label, 11))
     for i, r in enumerate(rows):
         yy = top + 12 + 20 * i
@@ -111,8 +112,8 @@ def forest(title: str, rows: Sequence[dict[str, Any]], x_label: str = "") -> str
 def scatter(title: str, points: Sequence[dict[str, Any]], x_label: str, y_label: str, percent_y: bool = True) -> str:
     """Labelled points {x, y, low, high, label}; y in [0, 1]; x axis from 0 to the largest x."""
     w, h, left, right, top, bottom = 560, 320, 56, 520, 30, 270
-    xmax = max([p["x"] for p in points if p["x"] is not None] + [0.0]) or 1.0
-    xmax *= 1.15
+    ticks = nice_ticks(max([p["x"] for p in points if p["x"] is not None] + [0.0]) * 1.1)
+    xmax = ticks[-1]
     body = _yaxis(left, right, top, bottom, 0, 100 if percent_y else 1, ".0f" if percent_y else ".2g", y_label)
 
     def px(v: float) -> float:
@@ -120,8 +121,7 @@ def scatter(title: str, points: Sequence[dict[str, Any]], x_label: str, y_label:
 
     def py(v: float) -> float:
         return bottom - (bottom - top) * min(max(v, 0.0), 1.0)
-    for k in range(5):
-        v = xmax * k / 4
+    for v in ticks:
         body.append(_text(px(v), bottom + 14, _short(v), 10))
     body.append(_text((left + right) / 2, h - 8, x_label, 11))
     for i, p in enumerate(points):
@@ -137,12 +137,22 @@ def scatter(title: str, points: Sequence[dict[str, Any]], x_label: str, y_label:
     return _frame(w, h, title, body, "scatter")
 
 
+def nice_ticks(top: float, n: int = 5) -> list[float]:
+    """Round ticks from 0 to at least ``top``: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if not top > 0:
+        return [0.0, 1.0]
+    raw = top / (n - 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return [round(k * step, 12) for k in range(math.ceil(top / step - 1e-9) + 1)]
+
+
 def _short(v: float) -> str:
     if v == 0:
         return "0"
     if abs(v) >= 1000:
-        return f"{v / 1000:.1f}k"
-    return f"{v:.3g}" if abs(v) < 1 else f"{v:.0f}"
+        return f"{v / 1000:g}k"
+    return f"{v:g}"
 
 
 def lines(title: str, series: Sequence[dict[str, Any]], x_label: str, y_label: str, diagonal: bool = True) -> str:

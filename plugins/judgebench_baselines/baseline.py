@@ -32,11 +32,12 @@ class BaselineBackend(JudgeBackend):
         if not req.choices:
             raise ConfigError(f"baseline: request {req.key} offers no choices")
         cands = list(req.truncatable)
-        if self.kind == "random" or not cands:
+        if self.kind == "random" or (not cands and not all(c.isdigit() for c in req.choices)):
             return random.Random(stable_hash([self.seed, req.key])).choice(list(req.choices))
-        if len(cands) == 1:  # rating one candidate: longer texts get higher ratings
+        if all(c.isdigit() for c in req.choices):  # rating one candidate: longer texts get higher ratings
+            text = cands[0] if cands else ""
             lo, hi = int(req.choices[0]), int(req.choices[-1])
-            r = min(hi, lo + int(math.log2(1 + len(cands[0]))))
+            r = min(hi, lo + int(math.log2(1 + len(text))))
             return str(r if self.kind == "longer" else hi + lo - r)
         lengths = [len(c) for c in cands]
         target = max(lengths) if self.kind == "longer" else min(lengths)

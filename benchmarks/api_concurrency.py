@@ -1,0 +1,112 @@
+"""API concurrency: N requests to a loopback server that answers after L seconds, with C in flight.
+
+The bound is N·L/C (perfect overlap); each client's ratio is bound/wall (1.0 = perfect; target ≥ 0.9).
+Clients, on the same prompts (the sample task's pairwise judge requests) and the same server:
+  judgebench  `judgebench run --backend openai:…` end to end (engine, SQLite store, scoring included), and
+              its backend phase alone (the time spent inside backend.stream);
+  litellm     the same run through judgebench's litellm backend;
+  lm-eval     lm-evaluation-harness `local-chat-completions` (LocalChatCompletion, num_concurrent=C).
+The server runs in its own process (judgebench_api.testing, a test aid) so it does not share the clients' GIL.
+
+    python benchmarks/api_concurrency.py [--n 500] [--latency 0.2] [--concurrency 64]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from judgebench.engine import prepare_tasks
+from judgebench.runner import RunConfig, execute
+from judgebench.types import BackendSpec
+from judgebench_api.chat import chat_messages
+from judgebench_api.testing import default_reply
+
+def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "judgebench_api.testing", "--latency", str(latency)],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise RuntimeError(f"test server did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def judgebench_run(backend: BackendSpec, n: int, tmp: Path) -> tuple[float, float, int]:
+    """(whole-run wall, backend-phase wall, judgments) for a run of n requests."""
+    cfg = RunConfig(backend=backend, task="sample", split="train", limit=n // 2, cache=False)
+    t0 = time.perf_counter()
+    out = execute(cfg, run_dir=tmp / backend.name)
+    wall = time.perf_counter() - t0
+    assert out.manifest["usage"]["errors"] == 0, out.manifest["usage"]
+    return wall, out.stats.backend_s, out.manifest["usage"]["n_judgments"]
+
+
+def lm_eval_run(url: str, model: str, messages: list[list[dict]], concurrency: int) -> tuple[float, list[str]]:
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.api_models import JsonChatStr
+    from lm_eval.models.openai_completions import LocalChatCompletion
+
+    lm = LocalChatCompletion(base_url=f"{url}/chat/completions", model=model, num_concurrent=concurrency,
+                             max_retries=3, tokenized_requests=False, tokenizer_backend=None)
+    instances = [Instance(request_type="generate_until", doc={}, idx=i,
+                          arguments=(JsonChatStr(json.dumps(m)), {"max_gen_toks": 8, "until": []}))
+                 for i, m in enumerate(messages)]
+    t0 = time.perf_counter()
+    out = lm.generate_until(instances, disable_tqdm=True)
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=500, help="requests (an even number: 2 per sample-task example)")
+    ap.add_argument("--latency", type=float, default=0.2, help="server latency per request, seconds")
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each client runs once per round, interleaved")
+    ap.add_argument("--skip-litellm", action="store_true")
+    args = ap.parse_args()
+    n, lat, c = args.n, args.latency, args.concurrency
+    bound = n * lat / c
+    (task,) = prepare_tasks("sample", split="train", limit=n // 2)
+    reqs = [r for ex in task.examples for r in task.protocol.expand(ex)]
+    messages = [chat_messages(r, "assistant") for r in reqs]
+    assert len(reqs) == n
+    if not args.skip_litellm:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm  # noqa: F401  (imported before timing: the import alone takes seconds)
+    server, url = start_server(lat)
+    walls: dict[str, list[float]] = {}
+    opts = {"base_url": url, "concurrency": c}
+    backends = [("openai", BackendSpec("openai", "judge-test", opts))]
+    if not args.skip_litellm:
+        backends.append(("litellm", BackendSpec("litellm", "openai/judge-test", opts)))
+    try:
+        for rnd in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, spec in backends:
+                    wall, phase, got = judgebench_run(spec, n, Path(tmp) / str(rnd))
+                    assert got == n
+                    walls.setdefault(f"judgebench run, {name} backend (end to end)", []).append(wall)
+                    walls.setdefault(f"judgebench {name} backend, request phase", []).append(phase)
+            wall, texts = lm_eval_run(url, "judge-test", messages, c)
+            assert texts == [default_reply(m) for m in messages], "lm-eval got other answers"
+            walls.setdefault(f"lm-eval local-chat-completions (num_concurrent={c})", []).append(wall)
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"N={n} requests, server latency L={lat:g}s, concurrency C={c}: bound N·L/C = {bound:.3f}s "
+          f"({args.repeat} interleaved rounds; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{'client':<58} {'best s':>7} {'median s':>8} {'bound/best':>10} {'bound/median':>12}")
+    for name, ws in walls.items():
+        best, med = min(ws), statistics.median(ws)
+        print(f"{name:<58} {best:>7.3f} {med:>8.3f} {bound / best:>10.3f} {bound / med:>12.3f}")
+
+
+if __name__ == "__main__":
+    main()

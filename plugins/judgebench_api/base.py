@@ -1,0 +1,175 @@
+"""Shared machinery of the hosted-API backends: options, keys, concurrency, retries, usage, cost and manifest info."""
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from judgebench.backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
+from judgebench.errors import ConfigError
+from judgebench.types import Completion, JudgeRequest, Usage, stable_hash
+
+from . import aio
+from .chat import BodyError, NoLogprobs, Parsed, parse_response, request_kwargs
+from .credentials import (
+    KeySource,
+    describe_credentials_location,
+    make_redactor,
+    resolve_key,
+)
+from .options import ApiOptions
+from .pricing import TokenCounter, cost_usd, lookup_prices
+from .retrying import Attempts, make_retrying
+
+#: the attempt counter of the request being worked on by the current asyncio task (read by HTTP hooks)
+ATTEMPTS: contextvars.ContextVar[Attempts | None] = contextvars.ContextVar("judgebench_api_attempts", default=None)
+MAX_ERROR_CHARS = 600
+_UNSET: Any = object()
+
+
+class ApiBackend(JudgeBackend):
+    """Base of the ``openai`` and ``litellm`` backends.
+
+    Requests run on a private asyncio loop (one daemon thread, kept for the backend's life so connections are
+    reused) with ``concurrency`` in flight; :meth:`stream` yields each completion as soon as it arrives.
+    Subclasses provide the SDK call (:meth:`_call`) and say whether the SDK retries transport errors itself.
+    """
+
+    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    plugin = "api"
+    option_defaults: ClassVar[dict[str, Any]] = {}
+    sdk_retries_transport = False  # True: the SDK retries 429/5xx/timeouts; we retry only malformed bodies
+
+    def __init__(self, model: str | None = None, **options: Any) -> None:
+        if not model:
+            raise ConfigError(f"backend '{self.plugin}' needs a model: --backend {self.plugin}:MODEL")
+        self.opts = ApiOptions.parse(self.plugin, options, **self.option_defaults)
+        super().__init__(model=model, **options)
+        self.batch_size = self.opts.effective_batch_size
+        self._import_sdk()
+        self.key: KeySource = self._resolve_key("api_key_env" in options)
+        self.redact = make_redactor(self.key.key)
+        self.counter = TokenCounter(model)
+        self._loop: aio.LoopThread | None = None
+        self._prices: Any = _UNSET
+
+    # -- what subclasses provide ---------------------------------------------------------------
+    def _import_sdk(self) -> None:
+        raise NotImplementedError
+
+    async def _call(self, kwargs: dict[str, Any], extra_body: dict[str, Any], attempts: Attempts) -> Any:
+        """One chat-completion call; returns the response body (SDK object or dict) or raises."""
+        raise NotImplementedError
+
+    async def _aclose(self) -> None:
+        """Close SDK clients (runs on the loop thread)."""
+
+    def sdk_version(self) -> str:
+        return ""
+
+    def _resolve_key(self, explicit: bool) -> KeySource:
+        name = self.opts.api_key_env
+        found = resolve_key(name)
+        if found.key is None and name and (explicit or self.opts.base_url is None):
+            raise ConfigError(f"backend '{self.plugin}': no API key: set the environment variable {name} or add "
+                              f"{name} = \"...\" to {describe_credentials_location()}")
+        return found
+
+    # -- the JudgeBackend contract -------------------------------------------------------------
+    def fingerprint(self) -> str:
+        return stable_hash({"backend": self.plugin, "model": self.model, **self.opts.answer_identity()})
+
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        return self._in_order(requests, GENERATE)
+
+    def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        return self._in_order(requests, CHOICE_LOGPROBS)
+
+    def _in_order(self, requests: Sequence[JudgeRequest], mode: str) -> list[Completion]:
+        out: list[Completion | None] = [None] * len(requests)
+        for i, comp in self.stream(requests, mode):
+            out[i] = comp
+        return out  # type: ignore[return-value]
+
+    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
+        if not requests:
+            return
+        if self._loop is None or not self._loop.alive:
+            self._loop = aio.LoopThread()
+        reqs = list(requests)
+        yield from aio.stream(self._loop, lambda i: self._complete(reqs[i], mode), len(reqs), self.opts.concurrency)
+
+    def count_tokens(self, text: str) -> int:
+        return self.counter(text)
+
+    def prices(self) -> tuple[float, float] | None:
+        if self._prices is _UNSET:
+            self._prices = self.opts.configured_prices() or lookup_prices(self.model or "", self._price_provider())
+        return self._prices
+
+    def _price_provider(self) -> str | None:
+        return None
+
+    def price_source(self) -> str | None:
+        if self.opts.configured_prices():
+            return "options (input_per_mtok/output_per_mtok)"
+        return "litellm model price map" if self.prices() else None
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "plugin": self.plugin, "sdk": self.sdk_version(),
+                "base_url": self.redact(self.opts.base_url) if self.opts.base_url else None,
+                "api_key_source": self.key.source, "concurrency": self.opts.concurrency,
+                "batch_size": self.batch_size, "timeout_s": self.opts.timeout, "max_retries": self.opts.max_retries,
+                "usd_per_mtok": self.prices(), "price_source": self.price_source(),
+                "token_counter": self.counter.kind, "prefix_mode": self.opts.prefix_mode,
+                "top_logprobs": self.opts.top_logprobs}
+
+    def close(self) -> None:
+        if self._loop is not None:
+            self._loop.stop(cleanup=self._aclose)
+            self._loop = None
+
+    # -- one request ---------------------------------------------------------------------------
+    async def _complete(self, req: JudgeRequest, mode: str) -> Completion:
+        attempts = Attempts()
+        ATTEMPTS.set(attempts)  # each asyncio task has its own context, so this is per request
+        t0 = time.perf_counter()
+        kwargs, extra = request_kwargs(req, mode, self.opts)
+        try:
+            async for attempt in make_retrying(self.opts.max_retries, attempts, bodies_only=self.sdk_retries_transport):
+                with attempt:
+                    try:
+                        raw = await self._call(kwargs, extra, attempts)
+                    except ValueError as e:  # undecodable JSON, or a body the SDK's models reject
+                        raise BodyError(f"malformed response body ({type(e).__name__}: {e})") from e
+                    parsed = parse_response(raw, req, mode, self.opts.logprob_floor)
+            comp = self._completion(parsed, req, kwargs)
+        except NoLogprobs as e:
+            comp = Completion(error=str(e))
+        except Exception as e:  # every failure becomes an error state, never a verdict
+            comp = Completion(error=self._describe(e, attempts))
+        comp.retries = attempts.retries
+        comp.latency_s = time.perf_counter() - t0
+        return comp
+
+    def _describe(self, e: BaseException, attempts: Attempts) -> str:
+        msg = f"{type(e).__name__}: {e}"
+        if len(msg) > MAX_ERROR_CHARS:
+            msg = msg[:MAX_ERROR_CHARS] + "…"
+        if attempts.retries:
+            msg = f"after {attempts.retries} retries: {msg}"
+        return self.redact(msg)
+
+    def _completion(self, p: Parsed, req: JudgeRequest, kwargs: dict[str, Any]) -> Completion:
+        estimated = p.prompt_tokens is None or p.completion_tokens is None
+        pt = p.prompt_tokens if p.prompt_tokens is not None else self.counter(
+            "\n".join(m["content"] for m in kwargs["messages"]))
+        ct = p.completion_tokens if p.completion_tokens is not None else self.counter(p.text) if p.text else 0
+        extra: dict[str, Any] = {"finish_reason": p.finish_reason}
+        if estimated:
+            extra["usage_estimated"] = True
+        if p.top is not None and p.choice_logprobs is None:
+            extra["top_tokens"] = [t for t, _ in p.top[:5]]
+        return Completion(text=p.text, choice_logprobs=p.choice_logprobs,
+                          usage=Usage(pt, ct, cost_usd(self.prices(), pt, ct)), extra=extra)

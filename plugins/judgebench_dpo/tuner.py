@@ -1,0 +1,118 @@
+"""`dpo` tuner: preference pairs rendered by the task's protocol → trl DPOTrainer (LoRA) → a new `lora` judge backend."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from judgebench.errors import ConfigError
+from judgebench.tuner import Tuner
+from judgebench.types import BackendSpec, Example
+
+from . import provenance
+from .config import TuneConfig, build_dpo_config, build_lora_config, import_trl_peft, load_config
+from .pairs import PairSet, build_pairs
+from .rendering import Renderer, load_base
+
+BACKEND_FILE = "backend.yaml"
+CHECKPOINTS = "checkpoints"
+Part = tuple[Sequence[Example], Any]  # (examples, the protocol that renders them)
+
+
+class DPOTuner(Tuner):
+    """Direct preference optimisation of a local judge (``hf`` backend) with trl + peft.
+
+    Options of :meth:`tune`: ``config`` (a :class:`TuneConfig`, a tune.yaml path or None), ``overrides``
+    (dict merged over the file), ``task_info`` / ``split_info`` (recorded in provenance.json), ``quiet``.
+    """
+
+    def tune(self, base: BackendSpec, train: Sequence[Example], protocol: Any, out_dir: Path, **opts: Any) -> BackendSpec:
+        return self.tune_parts(base, [(train, protocol)], out_dir, **opts)
+
+    def tune_parts(self, base: BackendSpec, parts: Sequence[Part], out_dir: Path, *, config: Any = None,
+                   overrides: dict[str, Any] | None = None, task_info: dict[str, Any] | None = None,
+                   split_info: dict[str, Any] | None = None, quiet: bool = False) -> BackendSpec:
+        """Train on the examples of every (examples, protocol) part; write the judge to ``out_dir``."""
+        cfg = config if isinstance(config, TuneConfig) else load_config(config, **(overrides or {}))
+        out_dir = Path(out_dir).resolve()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        judge = load_base(base)
+        try:
+            dpo_args = build_dpo_config(cfg, out_dir / CHECKPOINTS, quiet=quiet,
+                                        default_max_length=judge.max_length)
+            pairs = self.pairs(cfg, parts, Renderer(judge, dpo_args.max_length))
+            if not pairs.rows:
+                raise ConfigError(f"no preference pairs: {pairs.summary()['skip_reasons'] or 'no training examples'}")
+            trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, dpo_args, build_lora_config(cfg), quiet)
+            kept = set(trainer.train_dataset["example_id"])
+            examples = [e for exs, _ in parts for e in exs if e.id in kept]
+            dropped = sorted(set(pairs.example_ids) - kept)
+            record = provenance.build(
+                base={"spec": base.to_dict(), "fingerprint": judge.fingerprint, "source": judge.source},
+                task=task_info or {}, split=split_info or {}, trained=examples,
+                pairs={**pairs.summary(), "pairs_trained": len(trainer.train_dataset), "dropped_too_long": dropped,
+                       "skipped": pairs.skipped},
+                pairs_sha=provenance.pairs_digest(pairs.rows), config=cfg.to_dict())
+            old = provenance.check_resumable(out_dir, record)
+            spec = tuned_spec(out_dir, base, cfg)
+            if old and old.get("status") == "complete" and (out_dir / BACKEND_FILE).exists():
+                return spec  # the same training already finished here
+            provenance.write(out_dir, record)
+            resume = last_checkpoint(out_dir / CHECKPOINTS)
+            result = trainer.train(resume_from_checkpoint=resume)
+            trainer.save_model(str(out_dir))
+            judge.tokenizer.save_pretrained(str(out_dir))
+            (out_dir / BACKEND_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+            record.update(status="complete", resumed_from=resume, global_step=trainer.state.global_step,
+                          train_metrics=dict(result.metrics), log_history=trainer.state.log_history,
+                          dpo_args=json.loads(dpo_args.to_json_string()))
+            provenance.write(out_dir, record)
+            return spec
+        finally:
+            judge.close()
+
+    @staticmethod
+    def pairs(cfg: TuneConfig, parts: Sequence[Part], render: Renderer) -> PairSet:
+        out = PairSet(cfg.level)
+        for examples, protocol in parts:
+            ps = build_pairs(cfg.level, examples, protocol, render, swap=cfg.swap, reference_drop=cfg.reference_drop,
+                             seed=cfg.seed)
+            out.rows += ps.rows
+            out.skipped.update(ps.skipped)
+        out.skipped.update(render.too_long)
+        return out
+
+
+def tuned_spec(out_dir: Path, base: BackendSpec, cfg: TuneConfig) -> BackendSpec:
+    """The new judge: ``lora:<out_dir>`` on the base model (with its options), or ``hf:<out_dir>`` without LoRA."""
+    if cfg.lora_kwargs() is None:
+        return BackendSpec("hf", str(out_dir), dict(base.options))
+    return BackendSpec("lora", str(out_dir), {"base": base.model or "smollm2", **dict(base.options)})
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    if not ckpt_dir.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(ckpt_dir))
+
+
+def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: Any, peft_config: Any,
+                 quiet: bool = False) -> Any:
+    """A ``trl.DPOTrainer`` over ``rows`` (prompt / chosen / rejected, plus example_id kept for provenance)."""
+    trl, _ = import_trl_peft()
+    try:
+        from datasets import Dataset
+        from transformers import PrinterCallback
+    except ImportError as e:
+        from judgebench.errors import MissingExtra
+        raise MissingExtra("tuner 'dpo'", "tune", e) from None
+    model.train()
+    trainer = trl.DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                             peft_config=peft_config)
+    if quiet:
+        trainer.remove_callback(PrinterCallback)
+    return trainer

@@ -1,0 +1,205 @@
+"""`hf` backend: any causal LM (hub id, local directory, or the embedded `smollm2`) via Hugging Face transformers."""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
+from judgebench.types import stable_hash
+
+from .batching import length_batches
+from .choices import ChoicePlan, choice_tokens, plan, row_dists
+from .forward import LastLogprobs
+from .generation import Generator
+from .loading import ModelSource, import_torch, load_model, max_positions
+from .options import DEFAULT_MAX_LENGTH, HFOptions, default_batch_tokens
+from .prompting import Prompt, PromptBuilder
+
+TAIL_CHARS = 32  # the prompt's last characters, used to tokenise choices the way they follow the prompt
+
+
+class HFBackend(JudgeBackend):
+    """A local causal LM judge: batched generation and single-pass choice scoring."""
+
+    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    batch_size = 64  # requests handed over per call: more lets length sorting pad less
+    who = "backend 'hf'"
+    extra_options: tuple[str, ...] = ()
+
+    def __init__(self, model: str | None = None, **options: Any) -> None:
+        self.opts = HFOptions.parse(self.who, options, self.extra_options)
+        super().__init__(model=model or "smollm2", **options)
+        self.torch = import_torch(self.who)
+        self.src = self.model_source(model)
+        self.tokenizer, self.lm, self.device, self.dtype = load_model(self.src, self.opts)
+        self.lm = self.adapt(self.lm)
+        tok = self.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.pad_id = int(pad) if pad is not None else 0
+        self.max_length = self.opts.max_length or max_positions(self.lm) or DEFAULT_MAX_LENGTH
+        self.max_batch_tokens = self.opts.max_batch_tokens or default_batch_tokens(self.device)
+        self.prompts = PromptBuilder(tok)
+        self.scorer = LastLogprobs(self.torch, self.lm, self.pad_id, self.device, self.opts.prefix_sharing)
+        self.generator = Generator(self.torch, self.lm, tok, self.pad_id, self.device)
+        self._plans: dict[tuple[str, tuple[str, ...]], ChoicePlan] = {}
+        self._fingerprint: str | None = None
+
+    # -- hooks for subclasses (lora) ---------------------------------------------------------------
+    def model_source(self, model: str | None) -> ModelSource:
+        return ModelSource.resolve(model)
+
+    def adapt(self, lm: Any) -> Any:
+        """Wrap the loaded model (the lora backend applies its adapter here)."""
+        return lm
+
+    def adapter_digest(self) -> str | None:
+        return None
+
+    # -- the contract ----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        out: list[Completion | None] = [None] * len(requests)
+        prompts = [self.prompts.build(r, self.max_length - r.sampling.max_tokens) for r in requests]
+        groups: dict[SamplingParams, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.sampling, []).append(i)
+        for s, idxs in groups.items():
+            ok = self._drop_failed(idxs, prompts, out)
+            lengths = [len(prompts[i].ids) for i in ok]
+            for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size, extra=s.max_tokens):
+                members = [ok[b] for b in batch]
+                self._run_split(members, out, lambda m: self._generate_batch(m, prompts, s))
+        return [c if c is not None else Completion(error="not run") for c in out]
+
+    def _generate_batch(self, members: list[int], prompts: list[Prompt], s: SamplingParams) -> list[Completion]:
+        t0 = time.perf_counter()
+        res = self.generator([prompts[i].ids for i in members], s, s.max_tokens)
+        dt = (time.perf_counter() - t0) / len(members)
+        return [Completion(text=text, usage=Usage(len(prompts[i].ids), n, 0.0), latency_s=dt,
+                           truncated=prompts[i].truncated) for i, (text, n) in zip(members, res)]
+
+    def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        out: list[Completion | None] = [None] * len(requests)
+        plans: list[ChoicePlan | None] = [None] * len(requests)
+        prompts: list[Prompt] = []
+        for i, r in enumerate(requests):
+            text = self.prompts.render([(m.role, m.content) for m in r.messages], r.answer_prefix)
+            try:
+                plans[i] = self.plan_for(text[-TAIL_CHARS:], r.choices)
+            except ValueError as e:
+                out[i] = Completion(error=f"choice scoring: {e}")
+            budget = self.max_length - (plans[i].extra_tokens if plans[i] else 0)
+            prompts.append(self.prompts.build(r, budget, text))
+        ok = self._drop_failed([i for i in range(len(requests)) if out[i] is None], prompts, out)
+        rows = [(i, path) for i in ok for path in plans[i].paths]  # type: ignore[union-attr]
+        lengths = [len(prompts[i].ids) + len(p) for i, p in rows]
+        dists: dict[int, dict[tuple[int, ...], Any]] = {i: {} for i in ok}
+        latency = dict.fromkeys(ok, 0.0)
+        for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size):
+            members = [rows[b] for b in batch]
+            t0 = time.perf_counter()
+            keep = max(len(p) for _, p in members) + 1
+            lps = self._score_rows([prompts[i].ids + list(p) for i, p in members], keep)
+            dt = (time.perf_counter() - t0) / len(members)
+            for (i, p), lp in zip(members, lps):
+                dists[i].update(row_dists(p, lp))
+                latency[i] += dt
+        for i in ok:
+            out[i] = Completion(choice_logprobs=plans[i].score(dists[i]),  # type: ignore[union-attr]
+                                usage=Usage(len(prompts[i].ids), 0, 0.0), latency_s=latency[i],
+                                truncated=prompts[i].truncated)
+        return [c if c is not None else Completion(error="not run") for c in out]
+
+    def _score_rows(self, rows: list[list[int]], keep: int) -> list[Any]:
+        """Per-row log-prob tensors (keep, vocab); on out-of-memory the batch is split in halves."""
+        try:
+            return list(self.scorer(rows, keep))
+        except RuntimeError as e:
+            if "out of memory" not in str(e).lower() or len(rows) == 1:
+                raise
+            if self.device.startswith("cuda"):
+                self.torch.cuda.empty_cache()
+            half = len(rows) // 2
+            return self._score_rows(rows[:half], keep) + self._score_rows(rows[half:], keep)
+
+    def plan_for(self, tail: str, choices: Sequence[str]) -> ChoicePlan:
+        """The choice plan for a prompt ending in ``tail`` (cached per ending and choice set)."""
+        if not choices:
+            raise ValueError("the request offers no choices")
+        key = (tail, tuple(choices))
+        if key not in self._plans:
+            if len(self._plans) > 4096:
+                self._plans.clear()
+            self._plans[key] = plan(choices, choice_tokens(self.prompts.encode_plain, tail, choices))
+        return self._plans[key]
+
+    # -- helpers -----------------------------------------------------------------------------------
+    @staticmethod
+    def _drop_failed(idxs: Sequence[int], prompts: list[Prompt], out: list[Completion | None]) -> list[int]:
+        """Record prompts that cannot fit as errors; return the rest."""
+        ok = []
+        for i in idxs:
+            if prompts[i].error is not None:
+                out[i] = Completion(error=prompts[i].error, truncated=prompts[i].truncated)
+            else:
+                ok.append(i)
+        return ok
+
+    def _run_split(self, members: list[int], out: list[Completion | None],
+                   fn: Callable[[list[int]], list[Completion]]) -> None:
+        """Run a batch; on out-of-memory retry it in halves; a single row that still fails records an error."""
+        try:
+            for i, c in zip(members, fn(members)):
+                out[i] = c
+        except RuntimeError as e:
+            if "out of memory" not in str(e).lower():
+                raise
+            if self.device.startswith("cuda"):
+                self.torch.cuda.empty_cache()
+            if len(members) == 1:
+                out[members[0]] = Completion(error=f"out of memory: {e}")
+                return
+            half = len(members) // 2
+            self._run_split(members[:half], out, fn)
+            self._run_split(members[half:], out, fn)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.prompts.encode_plain(text))
+
+    def prices(self) -> tuple[float, float]:
+        return (0.0, 0.0)  # local inference has no per-token price
+
+    def tokenizer_digest(self) -> str:
+        tok = self.tokenizer
+        files = sorted(Path(self.src.source).glob("tokenizer*.json")) if self.src.local else []
+        content = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+        return stable_hash({"template": getattr(tok, "chat_template", None), "vocab": len(tok), "files": content,
+                            "special": sorted(map(str, tok.all_special_tokens))}, 24)
+
+    def fingerprint(self) -> str:
+        """stable_hash of the weights digest (content, or hub commit), tokenizer, adapter digest and the options
+        that change outputs.  The checkpoint's path is not part of it: a moved copy keeps its cached judgments."""
+        if self._fingerprint is None:
+            dtype = str(self.dtype).replace("torch.", "")
+            self._fingerprint = stable_hash({
+                "kind": "hf-causal-lm", "weights": self.src.digest(self.opts.revision),
+                "tokenizer": self.tokenizer_digest(), "adapter": self.adapter_digest(),
+                "options": self.opts.output_affecting(dtype, self.max_length)})
+        return self._fingerprint
+
+    def info(self) -> dict[str, Any]:
+        import transformers
+
+        return {**super().info(), "source": self.src.source, "device": self.device,
+                "dtype": str(self.dtype).replace("torch.", ""), "max_length": self.max_length,
+                "max_batch_tokens": self.max_batch_tokens, "max_batch_size": self.opts.max_batch_size,
+                "parameters": sum(p.numel() for p in self.lm.parameters()), "chat_template": self.prompts.templated,
+                "torch": self.torch.__version__, "transformers": transformers.__version__,
+                "fingerprint": self.fingerprint()}
+
+    def close(self) -> None:
+        self.lm = None
+        self.scorer.model = self.generator.model = None
+        if self.device.startswith("cuda"):
+            self.torch.cuda.empty_cache()

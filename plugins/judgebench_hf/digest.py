@@ -1,0 +1,94 @@
+"""Content digests of weights and adapters for fingerprints, cached by file size and mtime so runs don't rehash."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from judgebench.types import stable_hash
+
+CACHE_FILE = ".judgebench-digest.json"
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+
+
+def weight_files(directory: Path) -> list[Path]:
+    """The weight files of a checkpoint directory: safetensors if any, else the other formats."""
+    for pattern in WEIGHT_PATTERNS:
+        found = sorted(p for p in directory.glob(pattern) if p.is_file() and not p.name.startswith("."))
+        if found:
+            return found
+    return []
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _cache_path(directory: Path) -> Path:
+    """Next to the weights when writable, else in judgebench's cache keyed by the directory's absolute path."""
+    if os.access(directory, os.W_OK):
+        return directory / CACHE_FILE
+    from .embedded import cache_root
+
+    return cache_root() / "digests" / f"{stable_hash(str(directory.resolve()), 24)}.json"
+
+
+def file_digests(directory: Path, files: Iterable[Path]) -> dict[str, str]:
+    """sha256 of each file, reusing the cached value while the file's size and mtime are unchanged."""
+    cache_file = _cache_path(directory)
+    try:
+        cached = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    out: dict[str, str] = {}
+    fresh: dict[str, dict[str, object]] = {}
+    for f in files:
+        st = f.stat()
+        entry = cached.get(f.name) if isinstance(cached, dict) else None
+        if isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns:
+            digest = str(entry["sha256"])
+        else:
+            digest = _sha256(f)
+        out[f.name] = digest
+        fresh[f.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+    if fresh != cached:
+        _write_atomic(cache_file, json.dumps(fresh, indent=1, sort_keys=True))
+    return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only place: the digest is simply recomputed next time
+
+
+def weights_digest(directory: Path) -> str:
+    """One digest over a checkpoint's weight files (names and contents)."""
+    files = weight_files(directory)
+    if not files:
+        raise FileNotFoundError(f"no weight files (*.safetensors, *.bin) in {directory}")
+    return stable_hash(sorted(file_digests(directory, files).items()), 40)
+
+
+def adapter_digest(directory: Path) -> str:
+    """A PEFT adapter's identity: its weights' sha256 and its adapter_config.json (parsed, key-order free)."""
+    files = weight_files(directory)
+    if not files:
+        raise FileNotFoundError(f"no adapter weights (adapter_model.safetensors) in {directory}")
+    config = json.loads((directory / "adapter_config.json").read_text())
+    # where the base came from is not part of the adapter's identity (the base has its own digest)
+    config.pop("base_model_name_or_path", None)
+    config.pop("revision", None)
+    return stable_hash({"weights": sorted(file_digests(directory, files).items()), "config": config}, 40)

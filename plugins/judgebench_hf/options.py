@@ -1,0 +1,118 @@
+"""Options of the local backends: validation (unknown keys fail loudly), coercion, dtype/device resolution."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from judgebench import ConfigError
+
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16", "half": "float16"}
+DEFAULT_MAX_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class HFOptions:
+    """Keyword options of ``HFBackend(model, **options)``.
+
+    dtype: ``auto`` (CUDA: bfloat16, else float32), ``float32``, ``bfloat16`` or ``float16``.
+    device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    max_length: tokens of prompt + answer the model may see (default: the model's max positions, else 2048);
+      longer prompts have their candidates truncated.
+    max_batch_tokens: padded tokens per forward pass (rows x longest row, generated tokens included);
+      ``max_batch_size``: rows per forward pass.
+    prefix_sharing: in choice scoring, encode the token prefix that a batch's prompts share once (the
+      instructions and, with both orders of a pair, the question) and reuse its key/value cache.
+    revision / trust_remote_code / attn_implementation: passed to ``from_pretrained``.
+    """
+
+    dtype: str = "auto"
+    device: str = "auto"
+    max_length: int | None = None
+    max_batch_tokens: int | None = None
+    max_batch_size: int = 64
+    prefix_sharing: bool = True
+    revision: str | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str | None = None
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def parse(cls, who: str, options: Mapping[str, Any], extra: tuple[str, ...] = ()) -> "HFOptions":
+        """Build from keyword options; an unknown key raises ConfigError naming it and listing the allowed ones."""
+        allowed = cls.names()
+        unknown = sorted(set(options) - set(allowed) - set(extra))
+        if unknown:
+            raise ConfigError(f"{who}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                              f"allowed: {', '.join(sorted([*allowed, *extra]))}")
+        kw = {k: v for k, v in options.items() if k in allowed}
+        for key in ("max_length", "max_batch_tokens", "max_batch_size"):
+            if kw.get(key) is not None:
+                kw[key] = _positive_int(who, key, kw[key])
+        for key in ("trust_remote_code", "prefix_sharing"):
+            if key in kw:
+                kw[key] = as_bool(who, key, kw[key])
+        if "dtype" in kw:
+            d = str(kw["dtype"]).lower().replace("torch.", "")
+            if d != "auto" and d not in DTYPES:
+                raise ConfigError(f"{who}: option 'dtype'={kw['dtype']!r}; choose auto, float32, bfloat16 or float16")
+            kw["dtype"] = DTYPES.get(d, d)
+        if "device" in kw:
+            kw["device"] = str(kw["device"]).lower()
+        return cls(**kw)
+
+    def output_affecting(self, dtype: str, max_length: int) -> dict[str, Any]:
+        """The settings that can change a judgment (part of the fingerprint); batching options are not."""
+        return {"dtype": dtype, "max_length": max_length, "revision": self.revision}
+
+
+def _positive_int(who: str, key: str, value: Any) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n <= 0 or (isinstance(value, float) and value != n) or isinstance(value, bool):
+        raise ConfigError(f"{who}: option '{key}' must be a positive integer, got {value!r}")
+    return n
+
+
+def as_bool(who: str, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{who}: option '{key}' must be true or false, got {value!r}")
+
+
+def resolve_device(torch: Any, device: str) -> str:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device '{device}' was asked for but torch sees no CUDA device")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device 'mps' was asked for but it is not available")
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise ConfigError(f"unknown device '{device}'; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def resolve_dtype(torch: Any, dtype: str, device: str) -> Any:
+    """The torch dtype: CUDA defaults to bfloat16 (float16 where bf16 is unsupported), everything else float32."""
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+def default_batch_tokens(device: str) -> int:
+    """Padded tokens per forward pass: CPU gains little from wide batches, a GPU a lot."""
+    return 16384 if device.startswith("cuda") else 4096
