@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         "tasks": {t.name: {"split": t.split, "data_hash": t.data_hash, "task_hash": t.task_hash(args.seed, args.mode),
                            "n_examples": len(t.examples), "protocol": t.spec.protocol} for t in tasks}},
         "split_info": {"split": args.split, "ids_file": str(Path(args.ids_file).resolve()) if args.ids_file else None,
-                       **({"split_dir": split["path"], "side": split["side"], "task": split["task"],
+                       **({"split_dir": str(Path(split["path"]).resolve()), "side": split["side"], "task": split["task"],
                            "seed": split["seed"], "manifest": split["manifest"]} if split else {})}}
     if len(parts) == 1:
         tuned = tuner.tune(base, parts[0][0], parts[0][1], Path(args.out), **opts)
@@ -117,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         tuned = tuner.tune_parts(base, parts, Path(args.out), **opts)
     else:
         raise ConfigError(f"tuner '{args.tuner}' trains on one task at a time; {args.task} has {len(parts)}")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # `accelerate launch`: the other processes only train; rank 0 reports and evaluates
     result: dict[str, Any] = {"tuned": tuned.to_dict(), "out": str(Path(args.out).resolve())}
     if not args.json:
         print(f"tuned judge: {args.out}  (use --backend {args.out}); provenance: {Path(args.out) / 'provenance.json'}")
@@ -157,9 +160,25 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
         c = replace(cfg, backend=spec)
         with (progress(f"judging {cfg.task} with {spec.label()}") if progress else nullcontext()) as update:
             run_dirs.append(execute(c, runs_root=runs_root, progress=update).run_dir)
-    comparison = build_comparison([load_run(d) for d in run_dirs], reference=0, seed=seed)
+    runs = [load_run(d) for d in run_dirs]
+    comparison = build_comparison(runs, reference=0, seed=seed)
     comparison["summary"] = summary(comparison)
+    if len(comparison["tasks"]) > 1:  # a task group: also all held-out items pooled (one paired test, tighter CIs)
+        name = f"{cfg.task} (all items)"
+        pooled = build_comparison([pooled_run(r, name) for r in runs], reference=0, seed=seed)
+        comparison["pooled"] = {"task": name, "rows": pooled["rows"], "bias": pooled["bias"]}
+        comparison["summary"] += summary(pooled)
     return comparison
+
+
+def pooled_run(run: Any, name: str) -> Any:
+    """``run`` with the items of all its tasks as one task ``name`` (micro average; ids prefixed by their task)."""
+    from ..types import stable_hash
+
+    items = [replace(it, task=name, example_id=f"{it.task}/{it.example_id}") for it in run.items if it.task in run.tasks]
+    info = {"aggregate": "micro", "task_hash": stable_hash(sorted(run.tasks.items()), 16), "pooled": sorted(run.tasks)}
+    return replace(run, items=items, tasks={name: info["task_hash"]},
+                   manifest={**run.manifest, "tasks": {name: info}})
 
 
 def summary(c: dict[str, Any]) -> list[dict[str, Any]]:

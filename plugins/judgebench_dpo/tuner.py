@@ -59,16 +59,19 @@ class DPOTuner(Tuner):
             spec = tuned_spec(out_dir, base, cfg)
             if old and old.get("status") == "complete" and (out_dir / BACKEND_FILE).exists():
                 return spec  # the same training already finished here
-            provenance.write(out_dir, record)
+            main = trainer.is_world_process_zero()  # under `accelerate launch` only rank 0 writes files
+            if main:
+                provenance.write(out_dir, record)
             resume = last_checkpoint(out_dir / CHECKPOINTS)
             result = trainer.train(resume_from_checkpoint=resume)
-            trainer.save_model(str(out_dir))
-            judge.tokenizer.save_pretrained(str(out_dir))
-            (out_dir / BACKEND_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
-            record.update(status="complete", resumed_from=resume, global_step=trainer.state.global_step,
-                          train_metrics=dict(result.metrics), log_history=trainer.state.log_history,
-                          dpo_args=json.loads(dpo_args.to_json_string()))
-            provenance.write(out_dir, record)
+            trainer.save_model(str(out_dir))  # rank 0 only, by the trainer itself
+            if main:
+                judge.tokenizer.save_pretrained(str(out_dir))
+                (out_dir / BACKEND_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+                record.update(status="complete", resumed_from=resume, global_step=trainer.state.global_step,
+                              train_metrics=dict(result.metrics), log_history=trainer.state.log_history,
+                              dpo_args=json.loads(dpo_args.to_json_string()))
+                provenance.write(out_dir, record)
             return spec
         finally:
             judge.close()
@@ -89,7 +92,10 @@ def tuned_spec(out_dir: Path, base: BackendSpec, cfg: TuneConfig) -> BackendSpec
     """The new judge: ``lora:<out_dir>`` on the base model (with its options), or ``hf:<out_dir>`` without LoRA."""
     if cfg.lora_kwargs() is None:
         return BackendSpec("hf", str(out_dir), dict(base.options))
-    return BackendSpec("lora", str(out_dir), {"base": base.model or "smollm2", **dict(base.options)})
+    model = base.model or "smollm2"
+    if Path(model).expanduser().exists():  # a local base: absolute, as the lora backend reads relative paths
+        model = str(Path(model).expanduser().resolve())  # from the adapter's directory
+    return BackendSpec("lora", str(out_dir), {"base": model, **dict(base.options)})
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -110,6 +116,10 @@ def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: A
     except ImportError as e:
         from judgebench.errors import MissingExtra
         raise MissingExtra("tuner 'dpo'", "tune", e) from None
+    if quiet:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()  # trl's dataset preparation bars
     model.train()
     trainer = trl.DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config)
