@@ -81,8 +81,10 @@ def _row(task: str, category: str, items: Sequence[ItemResult], agg: TaskAgg | N
 
 
 def summarize(items: Sequence[ItemResult], aggs: dict[str, TaskAgg] | None = None,
-              group: tuple[str, str] | None = None) -> list[dict[str, Any]]:
-    """One row per task × category, one overall row per task (``category`` "all") and, for a task
+              group: tuple[str, str] | None = None,
+              subgroups: Sequence[tuple[str, str, Sequence[str]]] = ()) -> list[dict[str, Any]]:
+    """One row per task × category, one overall row per task (``category`` "all"), a row per nested
+    group in ``subgroups`` (name, aggregate, its leaf tasks; inner groups first) and, for a task
     group, a final row: ``group = (name, "category_mean")`` averages the task scores unweighted
     (CI from the per-task bootstrap distributions); ``(name, "micro")`` pools all items."""
     aggs = aggs or {}
@@ -94,16 +96,23 @@ def summarize(items: Sequence[ItemResult], aggs: dict[str, TaskAgg] | None = Non
         if len(cats) > 1:
             rows.extend(_row(task, c, its) for c, its in sorted(cats.items()))
         rows.append(_row(task, "all", [it for its in cats.values() for it in its], aggs.get(task, TaskAgg())))
+    task_rows = {r["task"]: r for r in rows if r["category"] == "all"}
+    for name, how, members in subgroups:
+        part = {t: by_task[t] for t in members if t in by_task}
+        if len(part) > 1:
+            rows.append(_group_row(name, how, part, task_rows, aggs))
     if group and len(by_task) > 1:
-        name, how = group
-        if how == "category_mean":
-            per_task = {t: [it for its in c.values() for it in its] for t, c in by_task.items()}
-            dists = [bootstrap_values(v, aggs.get(t, TaskAgg())) for t, v in per_task.items()]
-            point = float(np.mean([r["score"] for r in rows if r["category"] == "all"]))
-            low, high = (float(x) for x in np.nanpercentile(np.mean(dists, axis=0), [2.5, 97.5]))
-            row = _row(name, "all", list(items))
-            row.update(score=point, ci_low=low, ci_high=high, aggregate="mean of tasks")
-        else:
-            row = _row(name, "all", list(items))
-        rows.append(row)
+        rows.append(_group_row(group[0], group[1], by_task, task_rows, aggs))
     return rows
+
+
+def _group_row(name: str, how: str, by_task: dict[str, dict[str, list[ItemResult]]],
+               task_rows: dict[str, dict[str, Any]], aggs: dict[str, TaskAgg]) -> dict[str, Any]:
+    per_task = {t: [it for its in c.values() for it in its] for t, c in by_task.items()}
+    row = _row(name, "all", [it for v in per_task.values() for it in v])
+    if how == "category_mean":
+        dists = [bootstrap_values(v, aggs.get(t, TaskAgg())) for t, v in per_task.items()]
+        point = float(np.mean([task_rows[t]["score"] for t in per_task]))
+        low, high = (float(x) for x in np.nanpercentile(np.mean(dists, axis=0), [2.5, 97.5]))
+        row.update(score=point, ci_low=low, ci_high=high, aggregate="mean of tasks")
+    return row

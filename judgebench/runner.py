@@ -111,6 +111,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
                           skip_invalid=cfg.skip_invalid, ids=ids, index=index)
     top = index.get(cfg.task)
     group = (top.name, top.aggregate) if top.group else None
+    subgroups = index.subgroups(cfg.task)
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             manifest.update(_usage(store), status="stopped")
             _write_manifest(run_dir, manifest)
         items = score_tasks(tasks, store)
-        rows = summarize(items, task_aggs(tasks), group)
+        rows = summarize(items, task_aggs(tasks), group, subgroups)
         manifest.update(_usage(store), status="complete", summary=rows)
         _write_manifest(run_dir, manifest)
         return RunOutcome(run_dir, items, rows, stats, manifest)

@@ -183,6 +183,17 @@ class TaskIndex:
         walk(name, (name,))
         return out
 
+    def subgroups(self, name: str) -> list[tuple[str, str, list[str]]]:
+        """The groups nested inside group ``name`` (inner first): (name, aggregate, leaf task names)."""
+        out: list[tuple[str, str, list[str]]] = []
+        spec = self.get(name)
+        for child in spec.group or ():
+            c = self.get(child)
+            if c.group:
+                out.extend(self.subgroups(child))
+                out.append((c.name, c.aggregate, [t.name for t in self.expand(child)]))
+        return out
+
 
 def iter_examples(loader: TaskLoader, split: str, limit: int | None = None) -> Iterator[Example]:
     ids: set[str] = set()

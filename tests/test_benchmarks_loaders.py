@@ -160,3 +160,19 @@ def test_hh_rlhf_splits_the_final_turn(data_dir):
     assert all(e.labels == (0,) for e in exs) and sum(e.candidates[0] == "" for e in exs) == 4
     with pytest.raises(DataError, match="differ before the final assistant turn"):
         list(HHRLHFLoader(path=str(src), on_prefix_mismatch="error").load("test"))
+
+
+def test_llmbar_nested_group_rows_are_unweighted_means(tmp_path):
+    """The run table has a row for llmbar/adversarial (mean of its four subsets) and one for llmbar
+    (mean of all five leaf subsets), each with a CI."""
+    p = cli("run", "--backend", "baseline:longer", "--task", "llmbar", "--limit", "7", "--run-dir",
+            str(tmp_path / "run"), "--json", "-q")
+    assert p.returncode == 0, p.stderr
+    rows = {r["task"]: r for r in json.loads(p.stdout)["rows"] if r["category"] == "all"}
+    adv = [f"llmbar/adversarial/{s}" for s in ("neighbor", "gptinst", "gptout", "manual")]
+    assert rows["llmbar/adversarial"]["score"] == pytest.approx(sum(rows[t]["score"] for t in adv) / 4)
+    assert rows["llmbar/adversarial"]["n"] == 28
+    leaves = ["llmbar/natural", *adv]
+    assert rows["llmbar"]["score"] == pytest.approx(sum(rows[t]["score"] for t in leaves) / 5)
+    for name in ("llmbar/adversarial", "llmbar"):
+        assert rows[name]["ci_low"] <= rows[name]["score"] <= rows[name]["ci_high"]

@@ -84,3 +84,10 @@ def test_pairs_loader_formats(tmp_path, fmt):
             str(tmp_path / "r"), "--json", check=True)
     overall = [r for r in json.loads(p.stdout)["rows"] if r["category"] == "all"][0]
     assert overall["n"] == 6 and overall["score"] == 0.5  # "short" wins: right exactly on the odd rows
+
+
+def test_scripted_reply_that_yaml_reads_as_a_list_is_rejected(tmp_path):
+    p = cli("run", "--backend", "scripted", "-o", "reply=[[A]]", "--task", "sample", "--limit", "2",
+            "--run-dir", str(tmp_path / "r"), "-q")
+    assert p.returncode == 2
+    assert "reply= must be text" in p.stderr and "[['A']]" in p.stderr

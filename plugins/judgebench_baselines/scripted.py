@@ -30,6 +30,9 @@ class ScriptedBackend(JudgeBackend):
         super().__init__(model=model, reply=reply, script=script, fn=fn, latency=latency)
         if sum(x is not None for x in (reply, script, fn)) != 1:
             raise ConfigError("scripted backend: set exactly one of reply=, script=, fn=")
+        if reply is not None and not isinstance(reply, str):
+            raise ConfigError(f"scripted backend: reply= must be text, got {type(reply).__name__} {reply!r} "
+                              f"(quote it: -o 'reply=\"[[A]]\"')")
         self.reply, self.latency, self.batch_size = reply, float(latency), int(batch_size)
         self.calls = 0
         self.table: dict[tuple[str, str] | str, str] = {}
