@@ -16,7 +16,7 @@ import yaml
 from .errors import ConfigError, JudgebenchError
 from .types import BackendSpec
 
-COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "serve", "tune")
+COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "serve", "tune", "export-lm-eval")
 BACKEND_FILE = "backend.yaml"
 
 
