@@ -22,11 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from judgebench_api.chat import chat_messages
+from judgebench_api.testing import default_reply
+
 from judgebench.engine import prepare_tasks
 from judgebench.runner import RunConfig, execute
 from judgebench.types import BackendSpec
-from judgebench_api.chat import chat_messages
-from judgebench_api.testing import default_reply
+
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "judgebench_api.testing", "--latency", str(latency)],

@@ -15,10 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from judgebench_baselines.baseline import BaselineBackend
+
 from judgebench.engine import prepare_tasks
 from judgebench.runner import RunConfig, execute
 from judgebench.types import BackendSpec
-from judgebench_baselines.baseline import BaselineBackend
 
 
 def make_task(root: Path, n_pairs: int) -> Path:

@@ -5,8 +5,8 @@ from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
 from .errors import BudgetExceeded, ConfigError, DataError, JudgebenchError, MissingExtra, PluginError
 from .task import TaskLoader, TaskSpec
 from .tuner import Tuner
-from .types import (TIE, BackendSpec, Completion, Example, ItemResult, JudgeRequest, Judgment, Message,
-                    SamplingParams, Usage)
+from .types import (TIE, BackendSpec, Completion, Example, ItemResult, JudgeRequest, Judgment, Message, SamplingParams,
+                    Usage)
 
 __version__ = "0.1.0"
 

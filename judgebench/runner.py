@@ -15,13 +15,13 @@ import yaml
 
 from . import registry
 from .backend import JudgeBackend
-from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
 from .contamination import overlap, trained_digests
+from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
-from .task import TaskIndex
 from .store import RunStore, default_cache_path
+from .task import TaskIndex
 from .types import BackendSpec, ItemResult, stable_hash
 
 MANIFEST, CONFIG = "manifest.json", "config.yaml"

@@ -6,10 +6,11 @@ import threading
 import time
 from typing import Any
 
-from judgebench.engine import prepare_tasks
-from judgebench.types import JudgeRequest
 from judgebench_api.chat import chat_messages
 from judgebench_api.testing import default_reply
+
+from judgebench.engine import prepare_tasks
+from judgebench.types import JudgeRequest
 
 SECRET = "sk-test-9f8e7d6c5b4a39281706aa55"  # a made-up key the tests hunt for
 

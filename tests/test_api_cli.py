@@ -10,14 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-
-from judgebench.engine import estimate_cost
-from judgebench.store import RUN_DB
 from judgebench_api.openai_backend import OpenAIBackend
 from judgebench_api.testing import FakeChatServer
 
+from judgebench.engine import estimate_cost
+from judgebench.store import RUN_DB
+
 from .api_helpers import SECRET, sample_requests, scripted_reply
 from .conftest import ROOT, cli
+
 
 @pytest.fixture(autouse=True)
 def _no_ambient_key(monkeypatch, tmp_path):

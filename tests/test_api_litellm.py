@@ -4,13 +4,14 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from judgebench.errors import ConfigError
 from judgebench_api.litellm_backend import LiteLLMBackend
 from judgebench_api.openai_backend import OpenAIBackend
 from judgebench_api.testing import FakeChatServer
 
+from judgebench.errors import ConfigError
+
 from .api_helpers import SECRET, api_threads, sample_requests, scripted_reply
+
 
 @pytest.fixture(autouse=True)
 def _no_ambient_key(monkeypatch, tmp_path):

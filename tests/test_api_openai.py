@@ -8,14 +8,15 @@ import threading
 import time
 
 import pytest
+from judgebench_api.openai_backend import OpenAIBackend
+from judgebench_api.testing import FAULTS, FakeChatServer
 
 from judgebench.engine import prepare_tasks
 from judgebench.errors import ConfigError
 from judgebench.types import JudgeRequest, Message, SamplingParams
-from judgebench_api.openai_backend import OpenAIBackend
-from judgebench_api.testing import FAULTS, FakeChatServer
 
 from .api_helpers import SECRET, api_threads, sample_requests, scripted_reply
+
 
 @pytest.fixture(autouse=True)
 def _no_ambient_key(monkeypatch, tmp_path):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from judgebench import DataError
 from judgebench_tasks.ab_label import ABLabelLoader
 from judgebench_tasks.mtbench import MTBenchHumanLoader
+
+from judgebench import DataError
 
 from .conftest import cli, write_jsonl
 

@@ -6,13 +6,13 @@ import json
 from collections import Counter
 
 import pytest
+from judgebench_tasks.hh_rlhf import HHRLHFLoader
+from judgebench_tasks.pandalm import PandaLMLoader
+from judgebench_tasks.rewardbench2 import RewardBench2Loader
 
 from judgebench import ConfigError, DataError
 from judgebench.engine import load_examples
 from judgebench.task import TaskIndex
-from judgebench_tasks.hh_rlhf import HHRLHFLoader
-from judgebench_tasks.pandalm import PandaLMLoader
-from judgebench_tasks.rewardbench2 import RewardBench2Loader
 
 from .conftest import cli, write_jsonl
 

@@ -69,7 +69,8 @@ def test_pairwise_counts_with_scripted_verdicts(tmp_path, data_dir, task, n, tie
     assert min(counts.values()) > 0
     rows = run_scripted(tmp_path, task, examples, actions)
     if index.get(task).group:
-        leaves = [r for r in rows if r["category"] == "all" and r["task"] != task]
+        leaf_names = {spec.name for spec in index.expand(task)}
+        leaves = [r for r in rows if r["category"] == "all" and r["task"] in leaf_names]
         per_task = {}
         for spec in index.expand(task):
             ids = {ex.id for ex in load_examples(spec, None)[0]}

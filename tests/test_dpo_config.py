@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from judgebench_dpo.config import build_dpo_config, build_lora_config, load_config
 
 from judgebench import ConfigError
 from judgebench.commands.tune import apply_sets
-from judgebench_dpo.config import build_dpo_config, build_lora_config, load_config
 
 
 def test_defaults_are_the_seed_recipe(tmp_path):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from judgebench_dpo.pairs import build_pairs, response_pairs, verdict_pairs
 
 from judgebench import TIE, ConfigError, Example
 from judgebench.engine import prepare_tasks
 from judgebench.types import JudgeRequest
-from judgebench_dpo.pairs import build_pairs, response_pairs, verdict_pairs
 
 
 def plain(req: JudgeRequest) -> str:

@@ -1,16 +1,14 @@
 """Run engine: content cache, resume, errors never cached or scored, re-ask policy, choice mode, budgets."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from judgebench_baselines.scripted import ScriptedBackend
 
 from judgebench import Completion, ConfigError, JudgeBackend, Usage
 from judgebench.errors import BudgetExceeded
 from judgebench.runner import RunConfig, execute
 from judgebench.store import RunStore
 from judgebench.types import BackendSpec
-from judgebench_baselines.scripted import ScriptedBackend
 
 
 def cfg(**kw) -> RunConfig:

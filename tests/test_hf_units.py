@@ -4,12 +4,12 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from judgebench import ConfigError
 from judgebench_hf.batching import common_prefix, length_batches
 from judgebench_hf.choices import plan, row_dists
 from judgebench_hf.options import HFOptions
 from judgebench_hf.prompting import locate, water_level
+
+from judgebench import ConfigError
 
 
 def test_water_level_cuts_longest_first():

@@ -9,8 +9,7 @@ import pytest
 from judgebench.engine import prepare_tasks
 
 from .conftest import DATA, cli
-from .test_hf_support import tiny_dir  # noqa: F401  (fixture)
-
+from .test_hf_support import tiny_dir  # noqa: F401, F811  (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +36,13 @@ def test_export_writes_one_doc_per_judge_request_with_the_right_gold(exported):
         "judgebench_task": "llmbar/natural", "docs": 24, "examples": 12, "left_out": {}}
 
 
-def test_lm_eval_scores_a_judgebench_task_alike_through_its_hf_model_and_the_judgebench_backend(tmp_path, tiny_dir):
+def test_lm_eval_scores_a_judgebench_task_alike_through_its_hf_model_and_the_judgebench_backend(tmp_path, tiny_dir):  # noqa: F811
     """The exported sample task, evaluated by lm-eval's evaluator twice on the same tiny model: once with lm-eval's
     own `hf` model (chat template applied by lm-eval), once with model="judgebench" over judgebench's `hf` backend.
     Per-doc choice margins and the accuracy agree."""
+    import judgebench_lmeval.model  # noqa: F401  registers model "judgebench"
     import lm_eval
     from lm_eval.tasks import TaskManager
-
-    import judgebench_lmeval.model  # noqa: F401  registers model "judgebench"
 
     out = tmp_path / "lmeval"
     p = cli("export-lm-eval", "--task", "sample", "--split", "test", "--out", str(out), "--limit", "10")
@@ -65,9 +63,8 @@ def test_lm_eval_scores_a_judgebench_task_alike_through_its_hf_model_and_the_jud
 
 
 def test_generate_until_goes_through_the_backend_with_stop_strings():
-    from lm_eval.api.instance import Instance
-
     from judgebench_lmeval.model import JudgebenchLM
+    from lm_eval.api.instance import Instance
 
     lm = JudgebenchLM(backend="scripted", opt_reply="B because it is longer. END trailing")
     reqs = [Instance("generate_until", {}, ("Which is better? A or B", {"until": ["END"], "max_gen_toks": 32}), i)
@@ -76,10 +73,10 @@ def test_generate_until_goes_through_the_backend_with_stop_strings():
 
 
 def test_unknown_model_args_and_backends_without_choice_scoring_are_named():
+    from judgebench_lmeval.model import JudgebenchLM
     from lm_eval.api.instance import Instance
 
     from judgebench import ConfigError
-    from judgebench_lmeval.model import JudgebenchLM
 
     with pytest.raises(ConfigError, match="unknown model_args"):
         JudgebenchLM(backend="baseline:longer", temperature=0.5)

@@ -5,12 +5,12 @@ import json
 import sqlite3
 
 import pytest
+from judgebench_tasks.rb2_prompts import FOUR_WAY_SYSTEM, FOUR_WAY_USER, RATING_TIES_USER, RATING_USER
+from judgebench_tasks.rb2_protocols import RB2FourWayProtocol, RB2RatingsProtocol
 
 from judgebench import Completion, ConfigError, Example
 from judgebench.engine import load_examples
 from judgebench.task import TaskIndex
-from judgebench_tasks.rb2_prompts import FOUR_WAY_SYSTEM, FOUR_WAY_USER, RATING_TIES_USER, RATING_USER
-from judgebench_tasks.rb2_protocols import RB2FourWayProtocol, RB2RatingsProtocol
 
 from .conftest import cli, write_jsonl
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from judgebench_tasks.rb2_ties import prompt_stats, ties_components
 
 from judgebench.engine import load_examples
 from judgebench.task import TaskIndex
-from judgebench_tasks.rb2_ties import prompt_stats, ties_components
 
 from .conftest import cli, write_jsonl
 

@@ -10,7 +10,7 @@ import pytest
 from judgebench import registry
 from judgebench.errors import PluginError
 
-from .conftest import FIXTURES, ROOT, cli
+from .conftest import FIXTURES, cli
 
 
 def fake_dist(root: Path, name: str, entry_points: str, module: tuple[str, str] | None = None) -> Path:

@@ -11,12 +11,12 @@ import sys
 
 import httpx
 import pytest
+from judgebench_api.openai_backend import OpenAIBackend
+from judgebench_api.server import create_app
 
 from judgebench.engine import prepare_tasks
 from judgebench.runner import build_backend
 from judgebench.types import BackendSpec
-from judgebench_api.openai_backend import OpenAIBackend
-from judgebench_api.server import create_app
 
 from .api_helpers import UvicornThread, api_threads
 from .conftest import ROOT, cli

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from judgebench import GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
 from judgebench.types import stable_hash

@@ -20,9 +20,9 @@ from typing import Any, Sequence
 
 import yaml
 
+from judgebench import TIE
 from judgebench.engine import prepare_tasks
 from judgebench.errors import ConfigError
-from judgebench import TIE
 
 LM_EVAL_NAME = re.compile(r"[^A-Za-z0-9_]+")
 

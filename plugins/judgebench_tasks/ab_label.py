@@ -11,18 +11,18 @@ YAML ``source``: ``path`` (.jsonl/.json/.parquet file or folder) and/or ``hf`` (
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-from judgebench import ConfigError, Example, TaskLoader
+from judgebench import ConfigError, Example
 
-from .formats import SourceRows, text
+from .formats import RowLoader, SourceRows, text
 
 DEFAULT_FIELDS = {"question": "question", "response_a": "response_A", "response_b": "response_B", "label": "label",
                   "id": "pair_id", "category": "source"}
 LABELS = {"A>B": (0,), "B>A": (1,), "A=B": (0, 1)}
 
 
-class ABLabelLoader(TaskLoader):
+class ABLabelLoader(RowLoader):
     def __init__(self, base_dir=None, path: str | None = None, hf: str | None = None, hf_split: str | None = None,
                  fields: dict[str, str] | None = None) -> None:
         super().__init__(base_dir)
@@ -31,12 +31,6 @@ class ABLabelLoader(TaskLoader):
             raise ConfigError(f"ab-label loader: unknown fields {sorted(unknown)}; allowed: {sorted(DEFAULT_FIELDS)}")
         self.fields = {**DEFAULT_FIELDS, **(fields or {})}
         self.src = SourceRows(self, path, hf, hf_split=hf_split, what="ab-label loader")
-
-    def load(self, split: str) -> Iterator[Example]:
-        for k, (source, n, row) in enumerate(self.src.rows(split)):
-            ex = self.to_example(source, n, row, k)
-            if ex is not None:
-                yield ex
 
     def to_example(self, source: str, n: int, row: dict[str, Any], k: int) -> Example | None:
         f = self.fields

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from judgebench import ConfigError, MissingExtra
+from judgebench import ConfigError, Example, MissingExtra, TaskLoader
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv")
 Reject = Callable[[str, "int | str", str, str], None]
@@ -145,3 +145,20 @@ def text(row: dict[str, Any], key: str, source: str, n: int, reject: Reject, all
         reject(source, n, key, "empty")
         return None
     return v
+
+
+class RowLoader(TaskLoader):
+    """A loader whose examples come one per row of ``self.src`` (a :class:`SourceRows`); a row that
+    :meth:`to_example` turns into None was rejected (an error, or skipped and counted under --skip-invalid)."""
+
+    src: SourceRows
+
+    def load(self, split: str) -> Iterator[Example]:
+        for k, (source, n, row) in enumerate(self.src.rows(split)):
+            ex = self.to_example(source, n, row, k)
+            if ex is not None:
+                yield ex
+
+    def to_example(self, source: str, n: int, row: dict[str, Any], k: int) -> Example | None:
+        """Row ``n`` of ``source``, the ``k``-th row read (0-based, over all files of a folder)."""
+        raise NotImplementedError

@@ -12,11 +12,11 @@ YAML ``source``: ``path`` (.jsonl or .jsonl.gz) and/or ``hf`` (``Anthropic/hh-rl
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-from judgebench import ConfigError, Example, TaskLoader
+from judgebench import ConfigError, Example
 
-from .formats import SourceRows, text
+from .formats import RowLoader, SourceRows, text
 
 ASSISTANT = "\n\nAssistant:"
 
@@ -29,7 +29,7 @@ def split_transcript(transcript: str) -> tuple[str, str] | None:
     return transcript[:i], transcript[i + len(ASSISTANT):].strip()
 
 
-class HHRLHFLoader(TaskLoader):
+class HHRLHFLoader(RowLoader):
     def __init__(self, base_dir=None, path: str | None = None, hf: str | None = None, hf_split: str | None = None,
                  hf_data_dir: str | None = None, category: str = "", on_prefix_mismatch: str = "skip") -> None:
         super().__init__(base_dir)
@@ -37,12 +37,6 @@ class HHRLHFLoader(TaskLoader):
             raise ConfigError(f"hh-rlhf loader: on_prefix_mismatch must be skip or error, not {on_prefix_mismatch!r}")
         self.src = SourceRows(self, path, hf, hf_split=hf_split, hf_data_dir=hf_data_dir, what="hh-rlhf loader")
         self.category, self.on_mismatch = category, on_prefix_mismatch
-
-    def load(self, split: str) -> Iterator[Example]:
-        for k, (source, n, row) in enumerate(self.src.rows(split)):
-            ex = self.to_example(source, n, row, k)
-            if ex is not None:
-                yield ex
 
     def to_example(self, source: str, n: int, row: dict[str, Any], k: int) -> Example | None:
         chosen = text(row, "chosen", source, n, self.reject)

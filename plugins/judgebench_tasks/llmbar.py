@@ -12,14 +12,14 @@ folder, in sorted file order).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from judgebench import Example, TaskLoader
+from judgebench import Example
 
-from .formats import SourceRows, text
+from .formats import RowLoader, SourceRows, text
 
 
-class LLMBarLoader(TaskLoader):
+class LLMBarLoader(RowLoader):
     def __init__(self, base_dir=None, path: str | None = None, hf: str | None = None, hf_split: str | None = None,
                  category: str | None = None, id_prefix: str | None = None) -> None:
         super().__init__(base_dir)
@@ -27,12 +27,6 @@ class LLMBarLoader(TaskLoader):
         default = Path(path).parent.name if path and Path(path).suffix else (Path(path).name if path else "")
         self.category = category if category is not None else default
         self.id_prefix = id_prefix if id_prefix is not None else self.category
-
-    def load(self, split: str) -> Iterator[Example]:
-        for k, (source, n, row) in enumerate(self.src.rows(split)):
-            ex = self.to_example(source, n, row, k)
-            if ex is not None:
-                yield ex
 
     def to_example(self, source: str, n: int, row: dict[str, Any], k: int) -> Example | None:
         """Row ``n`` of ``source``, the ``k``-th row read (0-based, over all files of a folder)."""
