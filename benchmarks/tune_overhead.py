@@ -69,10 +69,11 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 def training_pairs(model_dir: str, examples: int) -> list[dict]:
     """The pairs judgebench trains on, built by its own code (outside the timed region)."""
-    from judgebench.engine import prepare_tasks
-    from judgebench.types import BackendSpec
     from judgebench_dpo.pairs import build_pairs
     from judgebench_dpo.rendering import Renderer, load_base
+
+    from judgebench.engine import prepare_tasks
+    from judgebench.types import BackendSpec
 
     task = prepare_tasks("sample", split="train", limit=examples, mode="choice")[0]
     judge = load_base(BackendSpec("hf", model_dir))
