@@ -1,0 +1,245 @@
+"""Local judge throughput: SmolLM2-135M-Instruct on this CPU, the same pairwise prompts judged four ways.
+
+The prompts are judgebench's pairwise judge requests for real LLMBar items (``--task``, default ``llmbar``): a seeded
+sample of n/2 pairs, each in both orders, so n prompts.  Every mode loads the same checkpoint directory in float32
+on the CPU with the same torch thread count, in its own fresh subprocess (so its RSS high-water mark is its own).
+Model loading and a warm-up on the first ``--warmup`` prompts are excluded from every mode's time alike.
+
+  naive     a per-sample loop: tokenizer.apply_chat_template + model.generate(max_new_tokens = the protocol's
+            max_tokens, greedy), one prompt at a time; the text is parsed by the protocol
+  generate  judgebench's `hf` backend, generate mode (length-sorted batched generation), parsed by the protocol
+  choice    judgebench's `hf` backend, choice-scoring mode (choice_logprobs: one forward pass per prompt batch)
+  lmeval    lm-evaluation-harness HFLM(pretrained=<same dir>).loglikelihood: one request per choice letter, the
+            context being the chat-templated prompt and the continuation the letter
+
+Printed: judgments/second per mode, the ratios choice/naive (target >= 5), choice/lmeval (target >= 1.0) and
+generate/naive, pairwise verdict agreement between modes (% of prompts with the same verdict letter; a parse
+failure counts as no verdict and disagrees with everything), and peak RSS per mode.
+
+    python benchmarks/local_throughput.py [--n 200] [--modes naive,generate,choice,lmeval] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("naive", "generate", "choice", "lmeval")
+TARGETS = {("choice", "naive"): 5.0, ("choice", "lmeval"): 1.0}
+
+
+# -- the prompts (identical in every worker) ------------------------------------------------------
+def load_requests(task: str, n: int, seed: int, mode: str) -> tuple[Any, list[Any]]:
+    """(protocol, requests): n/2 seeded-sampled pairs of ``task``, both orders each, in judgebench's rendering."""
+    from judgebench.engine import prepare_tasks
+
+    tasks = prepare_tasks(task, mode=mode, seed=seed)
+    pool = [(t, ex) for t in tasks for ex in t.examples]
+    picked = random.Random(seed).sample(pool, min(len(pool), (n + 1) // 2))
+    reqs = [r for t, ex in picked for r in t.protocol.expand(ex)][:n]
+    protocols = {id(t.protocol): t.protocol for t, _ in picked}
+    proto = next(iter(protocols.values()))  # the leaves share one protocol configuration (pairwise, same options)
+    return proto, reqs
+
+
+def prompts_digest(reqs: list[Any]) -> str:
+    """Digest of the prompt contents (not the mode): every worker must judge exactly the same prompts."""
+    h = hashlib.sha256()
+    for r in reqs:
+        h.update(json.dumps([[m.role, m.content] for m in r.messages] + [r.answer_prefix, list(r.choices)]).encode())
+    return h.hexdigest()[:16]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # Linux: KiB, macOS: bytes
+
+
+# -- the four modes: each returns a function judging a list of requests into verdict letters ----------
+def setup_naive(model_dir: str, proto: Any) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from judgebench import Completion
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to("cpu").eval()
+
+    def judge(reqs: list[Any]) -> list[str | None]:
+        out = []
+        for r in reqs:
+            msgs = [{"role": m.role, "content": m.content} for m in r.messages]
+            text = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) + r.answer_prefix
+            enc = tok(text, add_special_tokens=False, return_tensors="pt")
+            with torch.inference_mode():
+                gen = model.generate(**enc, max_new_tokens=r.sampling.max_tokens, do_sample=False,
+                                     pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+            reply = tok.decode(gen[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            out.append(letter(proto, r, proto.parse(r, Completion(text=reply))))
+        return out
+
+    return judge
+
+
+def setup_hf(model_dir: str, proto: Any, mode: str) -> Any:
+    from judgebench_hf.backend import HFBackend
+
+    backend = HFBackend(model_dir, dtype="float32", device="cpu")
+
+    def judge(reqs: list[Any]) -> list[str | None]:
+        out = []
+        for start in range(0, len(reqs), backend.batch_size):  # the engine hands the backend batch_size requests
+            chunk = reqs[start:start + backend.batch_size]
+            comps = backend.choice_logprobs(chunk) if mode == "choice" else backend.generate(chunk)
+            out += [letter(proto, r, proto.parse(r, c)) for r, c in zip(chunk, comps)]
+        return out
+
+    return judge
+
+
+def setup_lmeval(model_dir: str, proto: Any, batch_size: str) -> Any:
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    lm = HFLM(pretrained=model_dir, backend="causal", device="cpu", dtype="float32",
+              batch_size=int(batch_size) if batch_size.isdigit() else batch_size)
+
+    def judge(reqs: list[Any]) -> list[str | None]:
+        insts, owners = [], []
+        for i, r in enumerate(reqs):
+            msgs = [{"role": m.role, "content": m.content} for m in r.messages]
+            ctx = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) + r.answer_prefix
+            for c in r.choices:
+                insts.append(Instance("loglikelihood", {}, (ctx, c), len(insts)))
+                owners.append((i, c))
+        res = lm.loglikelihood(insts, disable_tqdm=True)
+        best: dict[int, tuple[float, str]] = {}
+        for (i, c), (lp, _) in zip(owners, res):
+            if i not in best or lp > best[i][0]:
+                best[i] = (lp, c)
+        return [best[i][1] for i in range(len(reqs))]
+
+    return judge
+
+
+def letter(proto: Any, req: Any, judgment: Any) -> str | None:
+    """The verdict as the letter shown to the judge (None: no verdict, e.g. a parse failure)."""
+    if judgment.status != "ok":
+        return None
+    for c in req.choices:
+        if proto.choice_to_verdict(req, c) == judgment.verdict:
+            return c
+    return None
+
+
+def worker(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    proto, reqs = load_requests(args.task, args.n, args.seed, "choice" if args.worker in ("choice", "lmeval") else "generate")
+    t0 = time.perf_counter()
+    if args.worker == "naive":
+        judge = setup_naive(args.model, proto)
+    elif args.worker in ("generate", "choice"):
+        judge = setup_hf(args.model, proto, args.worker)
+    else:
+        judge = setup_lmeval(args.model, proto, args.lmeval_batch_size)
+    load_s = time.perf_counter() - t0
+    loaded_rss = rss_mb()
+    t0 = time.perf_counter()
+    judge(reqs[:args.warmup])
+    warm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    verdicts = judge(reqs)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"mode": args.worker, "n": len(reqs), "seconds": seconds, "load_s": load_s, "warmup_s": warm_s,
+                      "verdicts": verdicts, "prompts": prompts_digest(reqs), "threads": torch.get_num_threads(),
+                      "rss_loaded_mb": loaded_rss, "peak_rss_mb": peak_rss_mb()}))
+
+
+# -- the driver ----------------------------------------------------------------------------------------
+def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", mode, "--n", str(args.n), "--task", args.task, "--seed", str(args.seed),
+           "--threads", str(args.threads), "--warmup", str(args.warmup), "--model", args.model,
+           "--lmeval-batch-size", args.lmeval_batch_size]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"mode {mode} failed (exit {p.returncode}):\n{p.stderr[-4000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=200, help="prompts (n/2 pairs, both orders)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    ap.add_argument("--task", default="llmbar", help="judgebench pairwise task to draw the prompts from")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads in every mode")
+    ap.add_argument("--warmup", type=int, default=4, help="prompts judged untimed first in every mode")
+    ap.add_argument("--model", help="checkpoint directory (default: the converted embedded smollm2)")
+    ap.add_argument("--lmeval-batch-size", default="16", help="HFLM batch_size (an integer or 'auto')")
+    ap.add_argument("--json-out", help="also write all results (per-prompt verdicts included) to this file")
+    ap.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.environ.setdefault("JUDGEBENCH_DATA_DIR", str((ROOT / ".." / "shared" / "data").resolve()))
+    if args.model is None:
+        from judgebench_hf.embedded import ensure_smollm2
+
+        args.model = str(ensure_smollm2())
+    if args.worker:
+        worker(args)
+        return
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = sorted(set(modes) - set(MODES))
+    if bad:
+        raise SystemExit(f"unknown modes {bad}; choose from {', '.join(MODES)}")
+    print(f"model: {args.model}\nprompts: {args.n} pairwise judge prompts from task {args.task!r} (seed {args.seed}), "
+          f"float32, cpu, torch threads {args.threads}, warm-up {args.warmup} prompts, load excluded; "
+          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    res: dict[str, dict[str, Any]] = {}
+    for m in modes:
+        res[m] = r = run_mode(m, args)
+        r["jps"] = r["n"] / r["seconds"]
+        print(f"  {m:<9} {r['jps']:8.2f} judgments/s  ({r['n']} in {r['seconds']:.1f} s; load {r['load_s']:.1f} s, "
+              f"warm-up {r['warmup_s']:.1f} s; threads {r['threads']}; RSS after load {r['rss_loaded_mb']:.0f} MB, "
+              f"peak {r['peak_rss_mb']:.0f} MB; no verdict {sum(v is None for v in r['verdicts'])})", flush=True)
+    digests = {r["prompts"] for r in res.values()}
+    assert len(digests) == 1, f"modes judged different prompts: {digests}"
+    print("ratios:")
+    for a, b in (("choice", "naive"), ("choice", "lmeval"), ("generate", "naive")):
+        if a in res and b in res:
+            ratio = res[a]["jps"] / res[b]["jps"]
+            t = TARGETS.get((a, b))
+            verdict = "" if t is None else f"   target >= {t:.1f}x: {'met' if ratio >= t else 'MISSED'}"
+            print(f"  {a}/{b}: {ratio:.2f}x{verdict}")
+    print("verdict agreement (% of prompts with the same verdict letter):")
+    for i, a in enumerate(modes):
+        for b in modes[i + 1:]:
+            va, vb = res[a]["verdicts"], res[b]["verdicts"]
+            same = sum(x is not None and x == y for x, y in zip(va, vb))
+            print(f"  {a} vs {b}: {100 * same / len(va):.1f}%")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"args": vars(args), "results": res}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
