@@ -46,10 +46,18 @@ def bootstrap_ci(values: Any, confidence: float = 0.95, n_resamples: int = 2000,
 
 def mean_ci(values: Any, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
             ) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) of ``values`` with a bootstrap CI; mean is nan when n == 0."""
+    """(mean, low, high, n) of ``values`` with a bootstrap CI; mean is nan when n == 0.
+
+    All items wrong (or all right) is where the bootstrap has nothing to resample: 0 of 150 does not mean the
+    rate is surely 0, so those get the exact (Clopper-Pearson) binomial interval instead, e.g. [0, 2.4%] for n=150.
+    """
     a = _array(values)
     if a.size == 0:
         return (math.nan, math.nan, math.nan, 0)
+    if np.all(a == 0.0) or np.all(a == 1.0):
+        k = int(a.sum())
+        ci = sps.binomtest(k, int(a.size)).proportion_ci(confidence_level=confidence, method="exact")
+        return (float(a.mean()), float(ci.low), float(ci.high), int(a.size))
     low, high = bootstrap_ci(a, confidence, n_resamples, seed)
     return (float(a.mean()), low, high, int(a.size))
 

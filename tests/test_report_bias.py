@@ -57,7 +57,7 @@ def test_position_stats_hand_counts(items):
     assert p0["accuracy_when_correct_here"]["rate"] == 1.0 and p0["accuracy_when_correct_here"]["n"] == 4
     assert p1["accuracy_when_correct_here"]["rate"] == pytest.approx(1 / 3)
     assert k3["n_positions"] == 3 and k3["positions"][0]["pick_rate"]["rate"] == 1.0
-    assert k3["positions"][1]["accuracy_when_correct_here"] == {"rate": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 1}
+    assert k3["positions"][1]["accuracy_when_correct_here"] == {"rate": 0.0, "ci_low": 0.0, "ci_high": pytest.approx(0.975), "n": 1}
     assert k3["positions"][2]["accuracy_when_correct_here"]["n"] == 0
 
 

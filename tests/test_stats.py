@@ -33,6 +33,16 @@ def test_bootstrap_ci_edge_cases():
     assert rate_ci([]) == {"rate": None, "ci_low": None, "ci_high": None, "n": 0}
 
 
+def test_all_wrong_or_all_right_gets_the_exact_binomial_interval():
+    """0 of 150 correct: the bootstrap can only say [0, 0]; the exact interval is [0, 1 - 0.025^(1/150)]."""
+    m, lo, hi, n = mean_ci([0.0] * 150)
+    assert (m, lo, n) == (0.0, 0.0, 150)
+    assert hi == pytest.approx(1 - 0.025 ** (1 / 150))
+    m, lo, hi, n = mean_ci([1.0] * 40)
+    assert (m, hi, n) == (1.0, 1.0, 40)
+    assert lo == pytest.approx(0.025 ** (1 / 40))
+
+
 @pytest.mark.parametrize("method", ["BCa", "percentile"])
 def test_bootstrap_ci_brackets_the_mean_and_is_reproducible(method):
     x = np.array([1.0] * 60 + [0.0] * 40)
