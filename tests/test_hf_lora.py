@@ -10,10 +10,9 @@ import yaml
 torch = pytest.importorskip("torch")
 peft = pytest.importorskip("peft")
 
+from judgebench import ConfigError  # noqa: E402
 from judgebench_hf.backend import HFBackend  # noqa: E402
 from judgebench_hf.lora import LoraBackend  # noqa: E402
-
-from judgebench import ConfigError  # noqa: E402
 
 from .conftest import cli  # noqa: E402
 from .test_hf_support import llmbar_examples, pairwise_requests, tiny_dir  # noqa: E402,F401

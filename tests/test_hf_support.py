@@ -39,8 +39,9 @@ def build_tiny(root: Path) -> Path:
     if (out / "config.json").is_file():
         return out
     import torch
-    from judgebench_hf.embedded import find_gguf
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from judgebench_hf.embedded import find_gguf
 
     gguf, _ = find_gguf()
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -8,17 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from judgebench import ConfigError  # noqa: E402
 from judgebench_hf.backend import HFBackend  # noqa: E402
 from judgebench_hf.prompting import MARKER  # noqa: E402
 
-from judgebench import ConfigError  # noqa: E402
-
-from .test_hf_support import (  # noqa: E402,F401
-    llmbar_examples,
-    pairwise_requests,
-    rating_requests,
-    tiny_dir,
-)
+from .test_hf_support import llmbar_examples, pairwise_requests, rating_requests, tiny_dir  # noqa: E402,F401
 
 
 @pytest.fixture(scope="module")
