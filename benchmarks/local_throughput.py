@@ -11,6 +11,8 @@ Model loading and a warm-up on the first ``--warmup`` prompts are excluded from 
   choice    judgebench's `hf` backend, choice-scoring mode (choice_logprobs: one forward pass per prompt batch)
   lmeval    lm-evaluation-harness HFLM(pretrained=<same dir>).loglikelihood: one request per choice letter, the
             context being the chat-templated prompt and the continuation the letter
+  choice-bf16  (opt-in) choice scoring with ``-o dtype=bfloat16``: on CPUs with AMX/AVX512-BF16 this is the fast
+            setting; it is not part of the float32 target comparison (its verdicts can differ where margins are tiny)
 
 Printed: judgments/second per mode, the ratios choice/naive (target >= 5), choice/lmeval (target >= 1.0) and
 generate/naive, pairwise verdict agreement between modes (% of prompts with the same verdict letter; a parse
@@ -33,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("naive", "generate", "choice", "lmeval")
+MODES = ("naive", "generate", "choice", "lmeval", "choice-bf16")
+DEFAULT_MODES = MODES[:4]
 TARGETS = {("choice", "naive"): 5.0, ("choice", "lmeval"): 1.0}
 
 
@@ -97,10 +100,10 @@ def setup_naive(model_dir: str, proto: Any) -> Any:
     return judge
 
 
-def setup_hf(model_dir: str, proto: Any, mode: str) -> Any:
+def setup_hf(model_dir: str, proto: Any, mode: str, dtype: str = "float32") -> Any:
     from judgebench_hf.backend import HFBackend
 
-    backend = HFBackend(model_dir, dtype="float32", device="cpu")
+    backend = HFBackend(model_dir, dtype=dtype, device="cpu")
 
     def judge(reqs: list[Any]) -> list[str | None]:
         out = []
@@ -154,12 +157,14 @@ def worker(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    proto, reqs = load_requests(args.task, args.n, args.seed, "choice" if args.worker in ("choice", "lmeval") else "generate")
+    proto, reqs = load_requests(args.task, args.n, args.seed, "choice" if args.worker in ("choice", "lmeval", "choice-bf16") else "generate")
     t0 = time.perf_counter()
     if args.worker == "naive":
         judge = setup_naive(args.model, proto)
     elif args.worker in ("generate", "choice"):
         judge = setup_hf(args.model, proto, args.worker)
+    elif args.worker == "choice-bf16":
+        judge = setup_hf(args.model, proto, "choice", dtype="bfloat16")
     else:
         judge = setup_lmeval(args.model, proto, args.lmeval_batch_size)
     load_s = time.perf_counter() - t0
@@ -189,7 +194,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200, help="prompts (n/2 pairs, both orders)")
-    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {','.join(MODES)}")
+    ap.add_argument("--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated subset of {','.join(MODES)}")
     ap.add_argument("--task", default="llmbar", help="judgebench pairwise task to draw the prompts from")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads in every mode")
@@ -218,13 +223,13 @@ def main() -> None:
     for m in modes:
         res[m] = r = run_mode(m, args)
         r["jps"] = r["n"] / r["seconds"]
-        print(f"  {m:<9} {r['jps']:8.2f} judgments/s  ({r['n']} in {r['seconds']:.1f} s; load {r['load_s']:.1f} s, "
+        print(f"  {m:<11} {r['jps']:8.2f} judgments/s  ({r['n']} in {r['seconds']:.1f} s; load {r['load_s']:.1f} s, "
               f"warm-up {r['warmup_s']:.1f} s; threads {r['threads']}; RSS after load {r['rss_loaded_mb']:.0f} MB, "
               f"peak {r['peak_rss_mb']:.0f} MB; no verdict {sum(v is None for v in r['verdicts'])})", flush=True)
     digests = {r["prompts"] for r in res.values()}
     assert len(digests) == 1, f"modes judged different prompts: {digests}"
     print("ratios:")
-    for a, b in (("choice", "naive"), ("choice", "lmeval"), ("generate", "naive")):
+    for a, b in (("choice", "naive"), ("choice", "lmeval"), ("generate", "naive"), ("choice-bf16", "naive")):
         if a in res and b in res:
             ratio = res[a]["jps"] / res[b]["jps"]
             t = TARGETS.get((a, b))
