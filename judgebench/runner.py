@@ -94,10 +94,20 @@ def _versions(backend_name: str) -> dict[str, str]:
 
 
 def read_ids(path: str) -> list[str]:
-    text = Path(path).read_text(encoding="utf-8")
+    """Example ids from a split's ``train.json``/``test.json`` (a list, or ``{"ids": [...]}``) or one id per line."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--ids-file {path}: no such file")
+    text = p.read_text(encoding="utf-8")
     if path.endswith(".json"):
-        data = json.loads(text)
-        return [str(x) for x in (data["ids"] if isinstance(data, dict) else data)]
+        try:
+            data = json.loads(text)
+            ids = data["ids"] if isinstance(data, dict) else data
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"--ids-file {path}: expected a JSON list of ids or {{\"ids\": [...]}} ({e})") from None
+        if not isinstance(ids, list):
+            raise ConfigError(f"--ids-file {path}: expected a JSON list of ids or {{\"ids\": [...]}}")
+        return [str(x) for x in ids]
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-pytest.importorskip("torch")
+import torch  # the [hf] extra is part of the test setup: fail, never skip, without it
 
 from judgebench_hf.backend import HFBackend  # noqa: E402
 from judgebench_hf.digest import CACHE_FILE  # noqa: E402
@@ -32,8 +32,6 @@ def test_fingerprint_is_stable_content_addressed_and_option_sensitive(tiny_dir, 
 
 
 def test_changed_weights_change_the_fingerprint(tiny_copy):
-    import torch
-
     b = HFBackend(str(tiny_copy))
     fp = b.fingerprint()
     with torch.no_grad():

@@ -4,11 +4,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import peft
 import pytest
+import torch
 import yaml
-
-torch = pytest.importorskip("torch")
-peft = pytest.importorskip("peft")
 
 from judgebench import ConfigError  # noqa: E402
 from judgebench_hf.backend import HFBackend  # noqa: E402

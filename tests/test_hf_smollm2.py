@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-pytest.importorskip("torch")
+import torch  # noqa: F401  (the [hf] extra is part of the test setup: fail, never skip, without it)
 
 from judgebench_hf import embedded  # noqa: E402
 from judgebench_hf.backend import HFBackend  # noqa: E402

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from judgebench import ConfigError  # noqa: E402
 from judgebench_hf.backend import HFBackend  # noqa: E402

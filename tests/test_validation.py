@@ -91,3 +91,13 @@ def test_scripted_reply_that_yaml_reads_as_a_list_is_rejected(tmp_path):
             "--run-dir", str(tmp_path / "r"), "-q")
     assert p.returncode == 2
     assert "reply= must be text" in p.stderr and "[['A']]" in p.stderr
+
+
+@pytest.mark.parametrize("content,words", [(None, "no such file"), ('{"x": 1}', "expected a JSON list of ids")])
+def test_bad_ids_file_is_a_clear_error(tmp_path, content, words):
+    f = tmp_path / "ids.json"
+    if content is not None:
+        f.write_text(content)
+    p = cli("run", "--backend", "baseline:longer", "--task", "sample", "--ids-file", str(f),
+            "--run-dir", str(tmp_path / "r"), "-q")
+    assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr
