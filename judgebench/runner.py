@@ -148,6 +148,8 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         store.put("tasks", task_info)
         manifest = _manifest(cfg, backend, task_info, status="running")
         manifest["contaminated_items"] = contaminated
+        manifest["groups"] = [{"name": n, "aggregate": how, "tasks": members}
+                              for n, how, members in index.groups(cfg.task)]
         _write_manifest(run_dir, manifest)
         engine = Engine(backend, store, mode=cfg.mode, batch_size=cfg.batch_size, max_cost=cfg.max_cost,
                         progress=progress)

@@ -194,6 +194,13 @@ class TaskIndex:
                 out.append((c.name, c.aggregate, [t.name for t in self.expand(child)]))
         return out
 
+    def groups(self, name: str) -> list[tuple[str, str, list[str]]]:
+        """Every group a run of ``name`` scores, inner first, ``name`` itself last when it is a group."""
+        spec = self.get(name)
+        if not spec.group:
+            return []
+        return [*self.subgroups(name), (spec.name, spec.aggregate, [t.name for t in self.expand(name)])]
+
 
 def iter_examples(loader: TaskLoader, split: str, limit: int | None = None) -> Iterator[Example]:
     ids: set[str] = set()

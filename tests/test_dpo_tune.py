@@ -145,7 +145,7 @@ def test_held_out_paired_comparison(tuned):
     out, _, result = tuned
     rows = result["eval"]["summary"]
     assert [r["judge"] for r in rows] == ["base", "tuned"] and all(r["n"] == 6 for r in rows)
-    assert 0 <= rows[1]["mcnemar_p"] <= 1 and rows[1]["wins"] + rows[1]["losses"] <= 6
+    assert 0 <= rows[1]["p_value"] <= 1 and rows[1]["wins"] + rows[1]["losses"] <= 6
     for r in rows:
         assert r["ci_low"] <= r["accuracy"] <= r["ci_high"] and r["position_consistency"]["n"] == 6
     saved = json.loads((out / "eval.json").read_text())

@@ -182,7 +182,8 @@ def pooled_run(run: Any, name: str) -> Any:
 
 
 def summary(c: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per judge and task: n, accuracy [CI], Δ vs base [CI], McNemar, position (swap) consistency."""
+    """One row per judge and task (group rows included): n, accuracy [CI], Δ vs base [CI], paired p (exact McNemar,
+    or the permutation test on official/group aggregates), position (swap) consistency."""
     out = []
     for r in c["rows"]:
         if r["category"] != "all":
@@ -192,7 +193,7 @@ def summary(c: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"judge": "base" if r["paired_n"] is None else "tuned", "run": r["run"], "backend": r["backend"],
                     "task": r["task"], "n": r["n"], "accuracy": r["score"], "ci_low": r["ci_low"],
                     "ci_high": r["ci_high"], "diff": r["diff"], "diff_low": r["diff_low"], "diff_high": r["diff_high"],
-                    "mcnemar_p": r["p_value"], "wins": r["wins"], "losses": r["losses"],
+                    "p_value": r["p_value"], "test": r.get("test"), "wins": r["wins"], "losses": r["losses"],
                     "position_consistency": pos})
     return out
 
@@ -202,15 +203,17 @@ def render_summary(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     from ..console import fmt_pct
+    from ..report.tables import p_cell
 
     def pp(x: float | None) -> str:
         return "—" if x is None else f"{100 * x:+.1f}"
 
     t = Table(title="Base vs tuned judge on held-out items (paired)",
               caption="accuracy: mean credit, 95% bootstrap CI; Δ: tuned − base in points, paired bootstrap CI; "
-                      "McNemar: exact p (w/l = items only the tuned / only the base judge got right); position "
+                      "p: exact McNemar († paired permutation test of a group's mean of tasks); w/l = items only the "
+                      "tuned / only the base judge got right; position "
                       "consistency: share of items judged the same in both orders.", caption_justify="left")
-    for h in ("judge", "task", "n", "accuracy % [95% CI]", "Δ pp [95% CI]", "McNemar p (w/l)",
+    for h in ("judge", "task", "n", "accuracy % [95% CI]", "Δ pp [95% CI]", "paired p (w/l)",
               "position consistency % [95% CI]"):
         t.add_column(h, justify="left" if h in ("judge", "task") else "right")
     for r in rows:
@@ -218,7 +221,7 @@ def render_summary(rows: list[dict[str, Any]]) -> Any:
         t.add_row(f"{r['judge']} ({r['backend']})", r["task"], str(r["n"]),
                   f"{fmt_pct(r['accuracy'])} [{fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])}]",
                   "reference" if r["diff"] is None else f"{pp(r['diff'])} [{pp(r['diff_low'])}, {pp(r['diff_high'])}]",
-                  "" if r["mcnemar_p"] is None else f"{r['mcnemar_p']:.3g} ({r['wins']}/{r['losses']})",
+                  "" if r["p_value"] is None else f"{p_cell(r['p_value'], r['test'])} ({r['wins']}/{r['losses']})",
                   "—" if pos.get("rate") is None else
                   f"{fmt_pct(pos['rate'])} [{fmt_pct(pos['ci_low'])}, {fmt_pct(pos['ci_high'])}] n={pos['n']}")
     return t

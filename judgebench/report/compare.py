@@ -15,6 +15,7 @@ from .align import Alignment, align_runs
 from .bias import calibration_stats, length_stats, position_stats
 
 SCORED = metrics.SCORED
+PERMUTATIONS = 2000  # random swaps in the paired permutation test of official / group aggregates
 
 
 def official_scorer(protocol: str | None) -> Callable[[Sequence[ItemResult]], float | None] | None:
@@ -57,27 +58,121 @@ def task_aggs(run: Any) -> dict[str, TaskAgg]:
             for t, info in tasks.items() if isinstance(info, dict)}
 
 
-def _paired(a_items: Sequence[ItemResult], r_items: Sequence[ItemResult], agg: TaskAgg | None,
-            seed: int) -> dict[str, Any]:
-    """Run minus reference on the items both scored: mean-credit (or official-score) difference with a
-    paired bootstrap CI, and the exact McNemar test on items dichotomised at full credit."""
+def _both_scored(a_items: Sequence[ItemResult], r_items: Sequence[ItemResult]
+                 ) -> tuple[list[ItemResult], list[ItemResult]]:
     pairs = [(a, r) for a, r in zip(a_items, r_items)
              if a.status in SCORED and a.score is not None and r.status in SCORED and r.score is not None]
-    if not pairs:
+    return [a for a, _ in pairs], [r for _, r in pairs]
+
+
+def _paired(a_items: Sequence[ItemResult], r_items: Sequence[ItemResult], agg: TaskAgg | None,
+            seed: int) -> dict[str, Any]:
+    """Run minus reference on the items both scored.  A mean-credit score gets a paired bootstrap CI and the
+    exact McNemar test on items dichotomised at full credit; an official aggregate (a category mean or the
+    task's own formula) gets the difference of the aggregates, a paired stratified bootstrap CI and a paired
+    permutation test (``test`` says which).  Wins/losses are always the McNemar counts."""
+    pa, pr = _both_scored(a_items, r_items)
+    if not pa:
         return {"paired_n": 0, "diff": None, "diff_low": None, "diff_high": None, "wins": 0, "losses": 0,
-                "p_value": None}
-    xa = np.array([a.score for a, _ in pairs], dtype=float)
-    xr = np.array([r.score for _, r in pairs], dtype=float)
-    diff, low, high, n = paired_diff_ci(xa, xr, seed=seed)
-    official = agg is not None and (agg.scorer is not None or agg.aggregate == "category_mean")
-    if official and all(a.category == r.category for a, r in pairs):
-        pa, pr = [a for a, _ in pairs], [r for _, r in pairs]
-        diff = metrics.task_value(pa, agg) - metrics.task_value(pr, agg)  # type: ignore[arg-type]
-        dist = metrics.bootstrap_values(pa, agg, seed=seed) - metrics.bootstrap_values(pr, agg, seed=seed)  # type: ignore[arg-type]
-        low, high = (float(x) for x in np.nanpercentile(dist, [2.5, 97.5]))
+                "p_value": None, "test": None}
+    xa = np.array([a.score for a in pa], dtype=float)
+    xr = np.array([r.score for r in pr], dtype=float)
     mc = mcnemar_exact(xa, xr, CORRECT_AT)
-    return {"paired_n": n, "diff": float(diff), "diff_low": low, "diff_high": high, "wins": mc.b,
-            "losses": mc.c, "p_value": mc.p_value}
+    official = agg is not None and (agg.scorer is not None or agg.aggregate == "category_mean")
+    if official and all(a.category == r.category for a, r in zip(pa, pr)):
+        diff, low, high, p = official_paired([(pa, pr, agg)], seed)  # type: ignore[list-item]
+        test = "permutation"
+    else:
+        diff, low, high, _ = paired_diff_ci(xa, xr, seed=seed)
+        p, test = mc.p_value, "mcnemar"
+    return {"paired_n": len(pa), "diff": float(diff), "diff_low": low, "diff_high": high, "wins": mc.b,
+            "losses": mc.c, "p_value": p, "test": test}
+
+
+Leaf = tuple[list[ItemResult], list[ItemResult], TaskAgg]
+
+
+def official_paired(leaves: Sequence[Leaf], seed: int = 0, n_perm: int = PERMUTATIONS
+                    ) -> tuple[float, float, float, float]:
+    """(difference, CI low, CI high, p) of the unweighted mean over ``leaves`` of each leaf's aggregate, run
+    minus reference; each leaf is (run items, reference items, how the leaf is aggregated), aligned item for
+    item and all scored.  CI: paired bootstrap (the same resampled items for both judges, stratified by leaf and
+    category).  p: two-sided paired permutation test — under "no difference" each item's two results are
+    exchangeable, so they are swapped at random ``n_perm`` times; p = (1 + #{|Δ*| >= |Δ|}) / (1 + n_perm)."""
+    def side(k: int) -> float:
+        return float(np.mean([metrics.task_value(leaf[k], leaf[2]) for leaf in leaves]))
+
+    diff = side(0) - side(1)
+    dist = np.mean([metrics.bootstrap_values(a, agg, seed=seed) - metrics.bootstrap_values(r, agg, seed=seed)
+                    for a, r, agg in leaves], axis=0)
+    low, high = (float(x) for x in np.nanpercentile(dist, [2.5, 97.5]))
+    return diff, low, high, permutation_p(leaves, diff, seed, n_perm)
+
+
+def permutation_p(leaves: Sequence[Leaf], observed: float, seed: int = 0, n_perm: int = PERMUTATIONS) -> float:
+    """The paired permutation p-value of :func:`official_paired` (vectorised where a leaf's aggregate is linear
+    in the item credits: a mean, or a mean of category means; a task formula is recomputed per permutation)."""
+    rng = np.random.default_rng(seed)
+    stat = np.zeros(n_perm)
+    for a, r, agg in leaves:
+        swap = rng.random((n_perm, len(a))) < 0.5
+        if agg.scorer is None:
+            d = np.array([x.score - y.score for x, y in zip(a, r)], dtype=float)  # type: ignore[operator]
+            stat += np.where(swap, -1.0, 1.0) @ (_linear_weights(a, agg) * d)
+            continue
+        for b in range(n_perm):
+            aa = [y if s else x for x, y, s in zip(a, r, swap[b])]
+            rr = [x if s else y for x, y, s in zip(a, r, swap[b])]
+            stat[b] += metrics.task_value(aa, agg) - metrics.task_value(rr, agg)
+    stat /= len(leaves)
+    hits = int(np.sum(np.abs(stat) >= abs(observed) - 1e-12))
+    return float((1 + hits) / (1 + n_perm))
+
+
+def _linear_weights(items: Sequence[ItemResult], agg: TaskAgg) -> np.ndarray:
+    """w with aggregate = sum(w * credit): 1/n for a mean; 1/(categories x category size) for a category mean."""
+    n = len(items)
+    if agg.aggregate != "category_mean":
+        return np.full(n, 1.0 / n)
+    sizes: dict[str, int] = {}
+    for it in items:
+        sizes[it.category] = sizes.get(it.category, 0) + 1
+    return np.array([1.0 / (len(sizes) * sizes[it.category]) for it in items])
+
+
+def run_groups(run: Any) -> list[tuple[str, str, list[str]]]:
+    """The task groups a run was started on, inner groups first: (name, aggregate, leaf tasks).  From the
+    manifest (``groups``), else — for runs written before it was recorded — from the task index."""
+    m = run.manifest or {}
+    if isinstance(m.get("groups"), list):
+        return [(str(g["name"]), str(g["aggregate"]), [str(t) for t in g["tasks"]]) for g in m["groups"]]
+    cfg = m.get("config") or {}
+    from ..errors import JudgebenchError
+    from ..task import TaskIndex
+
+    try:
+        index = TaskIndex(cfg.get("include_paths") or [])
+        return index.groups(str(cfg.get("task")))
+    except (JudgebenchError, OSError, TypeError, ValueError):
+        return []
+
+
+def _group_paired(al: Alignment, i: int, how: str, members: Sequence[str], aggs: dict[str, TaskAgg],
+                  seed: int) -> dict[str, Any]:
+    """Run i minus the reference on a group row: pooled items (a "micro" group) or the mean of the member
+    tasks' aggregates (with the permutation test), on the items both scored."""
+    if how != "category_mean":
+        a = [it for t in members for it in al.run_items(i, t)]
+        r = [it for t in members for it in al.run_items(0, t)]
+        return _paired(a, r, None, seed)
+    leaves = [(*_both_scored(al.run_items(i, t), al.run_items(0, t)), aggs.get(t, TaskAgg())) for t in members]
+    leaves = [leaf for leaf in leaves if leaf[0]]
+    if not leaves:
+        return _paired([], [], None, seed)
+    diff, low, high, p = official_paired(leaves, seed)  # type: ignore[arg-type]
+    mc = mcnemar_exact([x.score for leaf in leaves for x in leaf[0]], [x.score for leaf in leaves for x in leaf[1]])
+    return {"paired_n": sum(len(leaf[0]) for leaf in leaves), "diff": diff, "diff_low": low, "diff_high": high,
+            "wins": mc.b, "losses": mc.c, "p_value": p, "test": "permutation"}
 
 
 def _cost(run: Any) -> dict[str, Any]:
@@ -111,17 +206,24 @@ def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = 
     """
     ordered = [runs[reference]] + [r for i, r in enumerate(runs) if i != reference]
     al = align_runs(ordered, intersect=intersect)
+    # group rows (e.g. RewardBench 2 overall, LLMBar adversarial): the reference run's groups whose tasks are all
+    # compared; a group needs two or more tasks (one task's row already is its score)
+    groups = [g for g in run_groups(al.runs[0]) if len(g[2]) > 1 and set(g[2]) <= set(al.tasks)]
+    group_how = {name: (how, members) for name, how, members in groups}
     rows: list[dict[str, Any]] = []
     for i, (name, run) in enumerate(zip(al.names, al.runs)):
         aggs = task_aggs(run)
         items = al.run_items(i)
-        for row in metrics.summarize(items, aggs):
+        for row in metrics.summarize(items, aggs, None, groups):
             row = {"run": name, "backend": run.backend, **row}
             cat = None if row["category"] == "all" else row["category"]
             cat_key = "" if cat == "-" else cat
             if i == 0:
                 row.update(paired_n=None, diff=None, diff_low=None, diff_high=None, wins=None, losses=None,
-                           p_value=None)
+                           p_value=None, test=None)
+            elif row["task"] in group_how:
+                how, members = group_how[row["task"]]
+                row.update(_group_paired(al, i, how, members, aggs, seed))
             else:
                 agg = aggs.get(row["task"]) if cat is None else None
                 row.update(_paired(al.run_items(i, row["task"], cat_key), al.run_items(0, row["task"], cat_key),
@@ -140,9 +242,10 @@ def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = 
                   "tasks": dict(r.tasks), "contaminated": bool((r.manifest or {}).get("contaminated_items"))}
                  for n, r in zip(al.names, al.runs)],
         "reference": al.names[0], "tasks": al.tasks, "n_items": len(al.keys),
-        "intersected": al.intersected, "notes": al.notes, "correct_at": CORRECT_AT,
+        "intersected": al.intersected, "notes": al.notes, "correct_at": CORRECT_AT, "permutations": PERMUTATIONS,
+        "groups": [{"name": n, "aggregate": h, "tasks": m} for n, h, m in groups],
         "rows": rows, "bias": bias, "cost": cost,
     })
 
 
-__all__ = ["Alignment", "build_comparison", "task_aggs"]
+__all__ = ["Alignment", "build_comparison", "official_paired", "run_groups", "task_aggs"]

@@ -35,8 +35,19 @@ def pp(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:+.1f}"
 
 
-def p_cell(p: float | None) -> str:
-    return "—" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
+def p_cell(p: float | None, test: str | None = None) -> str:
+    """A p-value; a dagger marks the permutation test (official or group aggregates), plain is exact McNemar."""
+    if p is None:
+        return "—"
+    return (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}") + ("†" if test == "permutation" else "")
+
+
+def paired_note(c: dict[str, Any]) -> str:
+    return (f"p: exact McNemar on items dichotomised at credit ≥ {c['correct_at']:g}; † on rows scored by an official "
+            f"aggregate (a mean of categories or tasks, or the task's own formula): a paired permutation test of that "
+            f"aggregate ({c.get('permutations', 2000)} random swaps of the two judges' results per item; the smallest "
+            f"reportable p is 1/{c.get('permutations', 2000) + 1}). (wins/losses) = items only this run / only the "
+            f"reference got fully right.")
 
 
 def score_table(c: dict[str, Any]) -> Table:
@@ -45,13 +56,13 @@ def score_table(c: dict[str, Any]) -> Table:
         ref = r["paired_n"] is None
         rows.append([r["run"], r["task"], r["category"], str(r["n"]), pct_ci(r["score"], r["ci_low"], r["ci_high"]),
                      "reference" if ref else f"{pp(r['diff'])} [{pp(r['diff_low'])}, {pp(r['diff_high'])}]",
-                     "" if ref else f"{p_cell(r['p_value'])} ({r['wins']}/{r['losses']})",
+                     "" if ref else f"{p_cell(r['p_value'], r.get('test'))} ({r['wins']}/{r['losses']})",
                      fmt_pct(r["parse_error_rate"]), f"{r['errors']}/{r['excluded']}/{r['missing']}"])
-    note = (f"score: mean credit (or the task's official aggregate) in %, 95% bootstrap CI. Δ: run minus reference "
-            f"({c['reference']}) in points on the items both scored, paired bootstrap CI. McNemar: exact p-value, "
-            f"(wins/losses) = items only this run / only the reference got right (right = credit ≥ {c['correct_at']:g}).")
+    note = (f"score: mean credit (or the task's official aggregate; group rows: the mean of their tasks, or all items "
+            f"pooled) in %, 95% bootstrap CI. Δ: run minus reference ({c['reference']}) in points on the items both "
+            f"scored, paired bootstrap CI. " + paired_note(c))
     return Table("Scores and paired differences", ["run", "task", "category", "n", "score % [95% CI]",
-                                                   "Δ vs ref (pp) [95% CI]", "McNemar p (w/l)", "parse fail %",
+                                                   "Δ vs ref (pp) [95% CI]", "paired p (w/l)", "parse fail %",
                                                    "err/excl/miss"], rows, note)
 
 
@@ -147,6 +158,7 @@ def tidy_rows(c: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if r["paired_n"] is not None:
             yield row("paired", r, "diff_vs_reference", r["diff"], r["diff_low"], r["diff_high"], r["paired_n"],
                       r["p_value"], category=cat)
+            yield row("paired", r, "test", r.get("test"), category=cat)
             yield row("paired", r, "mcnemar_wins", r["wins"], category=cat)
             yield row("paired", r, "mcnemar_losses", r["losses"], category=cat)
         for k in ("parse_error_rate", "parse_errors", "errors", "excluded", "missing", "consistency"):
