@@ -17,8 +17,9 @@ def eos_ids(tokenizer: Any, model: Any) -> list[int]:
         ids.append(int(v))
     if tokenizer.eos_token_id is not None:
         ids.append(int(tokenizer.eos_token_id))
+    vocab = tokenizer.get_vocab()  # built per call (tens of ms for a 50k vocabulary): once
     for marker in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"):
-        tid = tokenizer.convert_tokens_to_ids(marker) if marker in tokenizer.get_vocab() else None
+        tid = vocab.get(marker)
         if isinstance(tid, int) and tid >= 0:
             ids.append(tid)
     return sorted(set(ids))
