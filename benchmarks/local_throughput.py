@@ -16,7 +16,9 @@ Model loading and a warm-up on the first ``--warmup`` prompts are excluded from 
 
 Printed: judgments/second per mode, the ratios choice/naive (target >= 5), choice/lmeval (target >= 1.0) and
 generate/naive, pairwise verdict agreement between modes (% of prompts with the same verdict letter; a parse
-failure counts as no verdict and disagrees with everything), and peak RSS per mode.
+failure counts as no verdict and disagrees with everything), peak RSS per mode, and the forward positions per prompt
+(tokens the model computed, padding and decoding steps included) with positions/second: on a CPU near its arithmetic
+peak every mode runs at about the same positions/second, so their ratio bounds what batching can gain here.
 
     python benchmarks/local_throughput.py [--n 200] [--modes naive,generate,choice,lmeval] [--threads 2]
 """
@@ -97,7 +99,7 @@ def setup_naive(model_dir: str, proto: Any) -> Any:
             out.append(letter(proto, r, proto.parse(r, Completion(text=reply))))
         return out
 
-    return judge
+    return judge, model
 
 
 def setup_hf(model_dir: str, proto: Any, mode: str, dtype: str = "float32") -> Any:
@@ -113,7 +115,7 @@ def setup_hf(model_dir: str, proto: Any, mode: str, dtype: str = "float32") -> A
             out += [letter(proto, r, proto.parse(r, c)) for r, c in zip(chunk, comps)]
         return out
 
-    return judge
+    return judge, backend.lm
 
 
 def setup_lmeval(model_dir: str, proto: Any, batch_size: str) -> Any:
@@ -140,7 +142,7 @@ def setup_lmeval(model_dir: str, proto: Any, batch_size: str) -> Any:
                 best[i] = (lp, c)
         return [best[i][1] for i in range(len(reqs))]
 
-    return judge
+    return judge, lm.model
 
 
 def letter(proto: Any, req: Any, judgment: Any) -> str | None:
@@ -153,6 +155,22 @@ def letter(proto: Any, req: Any, judgment: Any) -> str | None:
     return None
 
 
+def count_positions(model: Any) -> list[int]:
+    """A counter of the token positions the model's forward passes compute (input_ids.numel() per call, padding
+    included; a decoding step with a KV cache is one position per row).  On a CPU running near its arithmetic
+    peak, time is about proportional to this, so it says how fast a mode *can* be relative to another."""
+    count = [0]
+
+    def hook(_module: Any, args: Any, kwargs: Any) -> None:
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is not None:
+            count[0] += int(ids.numel())
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base.register_forward_pre_hook(hook, with_kwargs=True)
+    return count
+
+
 def worker(args: argparse.Namespace) -> None:
     import torch
 
@@ -160,24 +178,27 @@ def worker(args: argparse.Namespace) -> None:
     proto, reqs = load_requests(args.task, args.n, args.seed, "choice" if args.worker in ("choice", "lmeval", "choice-bf16") else "generate")
     t0 = time.perf_counter()
     if args.worker == "naive":
-        judge = setup_naive(args.model, proto)
+        judge, model = setup_naive(args.model, proto)
     elif args.worker in ("generate", "choice"):
-        judge = setup_hf(args.model, proto, args.worker)
+        judge, model = setup_hf(args.model, proto, args.worker)
     elif args.worker == "choice-bf16":
-        judge = setup_hf(args.model, proto, "choice", dtype="bfloat16")
+        judge, model = setup_hf(args.model, proto, "choice", dtype="bfloat16")
     else:
-        judge = setup_lmeval(args.model, proto, args.lmeval_batch_size)
+        judge, model = setup_lmeval(args.model, proto, args.lmeval_batch_size)
+    positions = count_positions(model)
     load_s = time.perf_counter() - t0
     loaded_rss = rss_mb()
     t0 = time.perf_counter()
     judge(reqs[:args.warmup])
     warm_s = time.perf_counter() - t0
+    positions[0] = 0
     t0 = time.perf_counter()
     verdicts = judge(reqs)
     seconds = time.perf_counter() - t0
     print(json.dumps({"mode": args.worker, "n": len(reqs), "seconds": seconds, "load_s": load_s, "warmup_s": warm_s,
                       "verdicts": verdicts, "prompts": prompts_digest(reqs), "threads": torch.get_num_threads(),
-                      "rss_loaded_mb": loaded_rss, "peak_rss_mb": peak_rss_mb()}))
+                      "rss_loaded_mb": loaded_rss, "peak_rss_mb": peak_rss_mb(),
+                      "positions": positions[0]}))
 
 
 # -- the driver ----------------------------------------------------------------------------------------
@@ -228,6 +249,14 @@ def main() -> None:
               f"peak {r['peak_rss_mb']:.0f} MB; no verdict {sum(v is None for v in r['verdicts'])})", flush=True)
     digests = {r["prompts"] for r in res.values()}
     assert len(digests) == 1, f"modes judged different prompts: {digests}"
+    print("forward positions (tokens pushed through the model, padding and decoding steps included) and speed:")
+    for m, r in res.items():
+        print(f"  {m:<11} {r['positions'] / r['n']:7.1f} per prompt   {r['positions'] / r['seconds']:8.0f} positions/s")
+    if "choice" in res and "naive" in res:
+        ceiling = (res["naive"]["positions"] / res["naive"]["n"]) / (res["choice"]["positions"] / res["choice"]["n"])
+        print(f"  choice/naive ceiling at equal positions/s: {ceiling:.2f}x (exact scoring must encode every prompt "
+              f"token not shared with another prompt; the 5x target needs the CPU to run choice's passes "
+              f"{5 / ceiling:.1f}x faster per position than naive's)")
     print("ratios:")
     for a, b in (("choice", "naive"), ("choice", "lmeval"), ("generate", "naive"), ("choice-bf16", "naive")):
         if a in res and b in res:

@@ -20,6 +20,12 @@ def backend(tiny_dir):  # noqa: F811
     return HFBackend(str(tiny_dir))
 
 
+@pytest.fixture(scope="module")
+def batched(tiny_dir):  # noqa: F811
+    """The GPU default (length-sorted padded batches) forced on the CPU."""
+    return HFBackend(str(tiny_dir), scoring="batched")
+
+
 def reference_logprobs(b: HFBackend, ids: list[int]) -> torch.Tensor:
     """Next-token log-probs after ``ids``: one unbatched, unpadded forward over the full logits."""
     with torch.no_grad():
@@ -34,7 +40,9 @@ def chat_ids(b: HFBackend, req) -> list[int]:
     return list(out["input_ids"]) + b.tokenizer(req.answer_prefix, add_special_tokens=False)["input_ids"]
 
 
-def test_choice_scores_equal_unbatched_reference(backend):
+@pytest.mark.parametrize("which", ["backend", "batched"])
+def test_choice_scores_equal_unbatched_reference(which, request):
+    backend = request.getfixturevalue(which)
     _, reqs = pairwise_requests(llmbar_examples(5))
     comps = backend.choice_logprobs(reqs)
     a_id, b_id = backend.tokenizer.convert_tokens_to_ids(["A", "B"])
@@ -47,10 +55,13 @@ def test_choice_scores_equal_unbatched_reference(backend):
         assert comp.choice_logprobs["A"] == pytest.approx(ref[a_id].item(), abs=2e-4)
         assert comp.choice_logprobs["B"] == pytest.approx(ref[b_id].item(), abs=2e-4)
         assert comp.usage.prompt_tokens == len(ids)
-    assert len(lengths) >= 4  # the batch really mixed lengths (left padding exercised)
+    assert len(lengths) >= 4  # prompts of mixed lengths (batched: left padding exercised)
+    assert backend.scorer.shared_tokens > 0  # sequential: consecutive prompts; batched: each batch's prefix
 
 
-@pytest.mark.parametrize("opts", [{"max_batch_tokens": 1}, {"prefix_sharing": False}, {"max_batch_size": 3}])
+@pytest.mark.parametrize("opts", [{"scoring": "batched", "max_batch_tokens": 1}, {"prefix_sharing": False},
+                                  {"scoring": "batched", "max_batch_size": 3},
+                                  {"scoring": "batched", "prefix_sharing": False}])
 def test_batching_and_prefix_sharing_do_not_change_scores(tiny_dir, backend, opts):  # noqa: F811
     _, reqs = pairwise_requests(llmbar_examples(6, "Adversarial/Neighbor"))
     base = backend.choice_logprobs(reqs)
@@ -61,7 +72,9 @@ def test_batching_and_prefix_sharing_do_not_change_scores(tiny_dir, backend, opt
     assert backend.scorer.shared_tokens > 0  # the default run did share a prefix
 
 
-def test_multi_token_choices_one_vs_ten(backend):
+@pytest.mark.parametrize("which", ["backend", "batched"])
+def test_multi_token_choices_one_vs_ten(which, request):
+    backend = request.getfixturevalue(which)
     _, reqs = rating_requests(llmbar_examples(2))
     comps = backend.choice_logprobs(reqs)
     tok = backend.tokenizer
@@ -150,6 +163,22 @@ def test_prompt_that_cannot_fit_is_an_error(tiny_dir):  # noqa: F811
 def test_unknown_option_is_a_config_error(tiny_dir):  # noqa: F811
     with pytest.raises(ConfigError, match=r"'temprature'.*allowed: .*max_length"):
         HFBackend(str(tiny_dir), temprature=0.5)
+    with pytest.raises(ConfigError, match=r"'scoring'='fast'.*auto, batched, sequential"):
+        HFBackend(str(tiny_dir), scoring="fast")
+
+
+def test_sequential_reuse_pays_only_for_what_differs(tiny_dir):  # noqa: F811
+    """Consecutive prompts share the instructions, both orders of a pair also the question: each prompt after
+    the first re-encodes only what follows the prefix it shares with the one before."""
+    b = HFBackend(str(tiny_dir))
+    seen: list[int] = []
+    b.lm.register_forward_pre_hook(lambda _m, args, kw: seen.append(kw["input_ids"].shape[1]), with_kwargs=True)
+    _, reqs = pairwise_requests(llmbar_examples(3))
+    b.choice_logprobs(reqs)
+    full = [len(chat_ids(b, r)) for r in reqs]
+    assert len(seen) == len(reqs) and seen[0] == full[0]
+    assert all(s < f for s, f in zip(seen[1:], full[1:]))  # every later prompt reused a prefix
+    assert sum(seen) < 0.8 * sum(full)
 
 
 def test_count_tokens_and_info(backend):
@@ -157,4 +186,5 @@ def test_count_tokens_and_info(backend):
         backend.tokenizer("Answer with a single letter", add_special_tokens=False)["input_ids"])
     info = backend.info()
     assert info["device"] == "cpu" and info["dtype"] == "float32" and info["max_length"] == 1024
+    assert info["choice_scoring"] == "sequential"  # the CPU default
     assert info["fingerprint"] == backend.fingerprint()

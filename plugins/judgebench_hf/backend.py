@@ -42,6 +42,7 @@ class HFBackend(JudgeBackend):
         self.max_batch_tokens = self.opts.max_batch_tokens or default_batch_tokens(self.device)
         self.prompts = PromptBuilder(tok)
         self.scorer = LastLogprobs(self.torch, self.lm, self.pad_id, self.device, self.opts.prefix_sharing)
+        self.sequential = self.opts.sequential(self.device)
         self.generator = Generator(self.torch, self.lm, tok, self.pad_id, self.device)
         self._plans: dict[tuple[str, tuple[str, ...]], ChoicePlan] = {}
         self._fingerprint: str | None = None
@@ -96,7 +97,15 @@ class HFBackend(JudgeBackend):
         lengths = [len(prompts[i].ids) + len(p) for i, p in rows]
         dists: dict[int, dict[tuple[int, ...], Any]] = {i: {} for i in ok}
         latency = dict.fromkeys(ok, 0.0)
-        for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size):
+        if self.sequential:  # request order keeps both orders of a pair (and a prompt's paths) adjacent
+            for i, p in rows:
+                t0 = time.perf_counter()
+                dists[i].update(row_dists(p, self.scorer.one(prompts[i].ids + list(p), len(p) + 1)))
+                latency[i] += time.perf_counter() - t0
+            batches: list[list[int]] = []
+        else:
+            batches = length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size)
+        for batch in batches:
             members = [rows[b] for b in batch]
             t0 = time.perf_counter()
             keep = max(len(p) for _, p in members) + 1
@@ -194,12 +203,14 @@ class HFBackend(JudgeBackend):
         return {**super().info(), "source": self.src.source, "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "max_length": self.max_length,
                 "max_batch_tokens": self.max_batch_tokens, "max_batch_size": self.opts.max_batch_size,
+                "choice_scoring": "sequential" if self.sequential else "batched",
                 "parameters": sum(p.numel() for p in self.lm.parameters()), "chat_template": self.prompts.templated,
                 "torch": self.torch.__version__, "transformers": transformers.__version__,
                 "fingerprint": self.fingerprint()}
 
     def close(self) -> None:
         self.lm = None
+        self.scorer.forget()
         self.scorer.model = self.generator.model = None
         if self.device.startswith("cuda"):
             self.torch.cuda.empty_cache()

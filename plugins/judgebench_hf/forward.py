@@ -27,6 +27,7 @@ class LastLogprobs:
         self.slice_in_model = accepts(model, "logits_to_keep")
         self.positions = accepts(model, "position_ids")
         self.shared_tokens = 0  # tokens whose encoding was shared (statistics for info())
+        self._last: tuple[tuple[int, ...], Any] | None = None  # (ids, key/value cache) of the last sequential row
 
     def __call__(self, rows: Sequence[Sequence[int]], keep: int) -> Any:
         """Tensor (rows, keep, vocab) of float32 log-probs on the CPU."""
@@ -41,6 +42,42 @@ class LastLogprobs:
                 ids, mask, pos = pad_left(torch, rows, self.pad_id, self.device)
                 logits = self._run(ids, mask, pos, keep, None)
             return torch.log_softmax(logits.float(), dim=-1).cpu()
+
+    def one(self, row: Sequence[int], keep: int) -> Any:
+        """Log-probs (keep, vocab) of one row, reusing the key/value cache of the previous row's shared prefix.
+
+        The previous row's cache is cropped to the tokens both rows start with and extended by this row's rest,
+        so consecutive prompts pay only for what differs (with both orders of a pair: everything after the
+        question).  No padding, no attention mask."""
+        torch = self.torch
+        row = tuple(row)
+        with torch.inference_mode():
+            n, cache = 0, None
+            if self.prefix_sharing and self._last is not None and hasattr(self._last[1], "crop"):
+                n = min(common_prefix([self._last[0], row]), len(row) - keep)
+                if n >= MIN_SHARED:
+                    cache = self._last[1]
+                    drop = cache.get_seq_length() - n
+                    if drop > 0:  # a negative count removes that many tokens (the same in every transformers 4.4x+)
+                        cache.crop(-drop)
+                else:
+                    n = 0
+            self._last = None  # the cache is being extended: invalid until this pass has finished
+            kw: dict[str, Any] = {"input_ids": torch.as_tensor([row[n:]], dtype=torch.long, device=self.device),
+                                  "use_cache": True}
+            if cache is not None:
+                kw["past_key_values"] = cache
+            if self.slice_in_model:
+                kw["logits_to_keep"] = keep
+            out = self.model(**kw)
+            if self.prefix_sharing:
+                self._last = (row, out.past_key_values)
+            self.shared_tokens += n
+            return torch.log_softmax(out.logits[0, -keep:, :].float(), dim=-1).cpu()
+
+    def forget(self) -> None:
+        """Drop the kept key/value cache (the model changed, or the backend is closing)."""
+        self._last = None
 
     def _run(self, ids: Any, mask: Any, pos: Any, keep: int, cache: Any) -> Any:
         kw: dict[str, Any] = {"input_ids": ids, "use_cache": cache is not None}

@@ -10,6 +10,7 @@ from judgebench import ConfigError
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16", "half": "float16"}
 DEFAULT_MAX_LENGTH = 2048
+SCORING = ("auto", "batched", "sequential")
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,13 @@ class HFOptions:
       longer prompts have their candidates truncated.
     max_batch_tokens: padded tokens per forward pass (rows x longest row, generated tokens included);
       ``max_batch_size``: rows per forward pass.
-    prefix_sharing: in choice scoring, encode the token prefix that a batch's prompts share once (the
-      instructions and, with both orders of a pair, the question) and reuse its key/value cache.
+    prefix_sharing: in choice scoring, encode the token prefix that prompts share once (the instructions and,
+      with both orders of a pair, the question) and reuse its key/value cache.
+    scoring: how choice scoring runs its forward passes.  ``batched``: length-sorted padded batches, the shared
+      prefix of each batch encoded once (GPU).  ``sequential``: one prompt at a time in request order, each
+      reusing the key/value cache of the prefix it shares with the previous prompt — no padding at all, which is
+      what counts on a CPU whose single-prompt passes already run at its arithmetic peak.  ``auto`` (default):
+      sequential on the CPU, batched elsewhere.  Both give the same log-probs up to float rounding.
     revision / trust_remote_code / attn_implementation: passed to ``from_pretrained``.
     """
 
@@ -33,6 +39,7 @@ class HFOptions:
     max_batch_tokens: int | None = None
     max_batch_size: int = 64
     prefix_sharing: bool = True
+    scoring: str = "auto"
     revision: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
@@ -63,7 +70,15 @@ class HFOptions:
             kw["dtype"] = DTYPES.get(d, d)
         if "device" in kw:
             kw["device"] = str(kw["device"]).lower()
+        if "scoring" in kw:
+            kw["scoring"] = str(kw["scoring"]).lower()
+            if kw["scoring"] not in SCORING:
+                raise ConfigError(f"{who}: option 'scoring'={options['scoring']!r}; choose {', '.join(SCORING)}")
         return cls(**kw)
+
+    def sequential(self, device: str) -> bool:
+        """Whether choice scoring runs prompt by prompt (see ``scoring``)."""
+        return self.scoring == "sequential" or (self.scoring == "auto" and device == "cpu")
 
     def output_affecting(self, dtype: str, max_length: int) -> dict[str, Any]:
         """The settings that can change a judgment (part of the fingerprint); batching options are not."""
