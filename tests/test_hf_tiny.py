@@ -188,3 +188,15 @@ def test_count_tokens_and_info(backend):
     assert info["device"] == "cpu" and info["dtype"] == "float32" and info["max_length"] == 1024
     assert info["choice_scoring"] == "sequential"  # the CPU default
     assert info["fingerprint"] == backend.fingerprint()
+
+
+def test_quiet_run_prints_no_library_progress_or_warnings(tiny_dir, tmp_path):  # noqa: F811
+    from .conftest import cli
+
+    loud = cli("run", "-b", f"hf:{tiny_dir}", "-t", "sample", "--limit", "2", "--run-dir", str(tmp_path / "a"),
+               check=True)
+    assert "Loading weights" in loud.stderr  # what --quiet is for (transformers' own bar)
+    quiet = cli("run", "-b", f"hf:{tiny_dir}", "-t", "sample", "--limit", "2", "--run-dir", str(tmp_path / "b"), "-q",
+                check=True)
+    assert quiet.stderr.strip() == "", quiet.stderr
+    assert "sample" in quiet.stdout  # the results table still prints
