@@ -80,8 +80,8 @@ def quiet_libraries() -> None:
     import warnings
 
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read by huggingface_hub and transformers at import
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # --quiet wins over a louder setting in the environment
+    os.environ["DATASETS_VERBOSITY"] = "error"
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|trl)\b")
