@@ -18,12 +18,19 @@ class JudgeBackend(abc.ABC):
     built by the registry as ``Backend(model=..., **options)``.
 
     Backends whose requests complete out of order (hosted APIs) override :meth:`stream` to yield
-    ``(index, completion)`` as each one finishes, so the engine commits it at once.
+    ``(index, completion)`` as each one finishes, so the engine commits it at once.  Such a backend may also set
+    ``incremental = True``: the engine then hands it all of a run's uncached requests in *one* ``stream`` call
+    (no pause between batches while the slowest request of a batch finishes) with ``admit=``, a callable the
+    backend must ask, ``admit(index)``, right before it starts each request, and must start no request once
+    it said no (``--max-cost`` uses it to stop before the budget is crossed).
     """
 
     capabilities: frozenset[str] = frozenset({GENERATE})
-    #: how many requests the engine hands over per call of :meth:`stream`
+    #: how many requests the engine hands over per call of :meth:`stream` (for incremental backends: how many
+    #: it looks up in the cache at a time)
     batch_size: int = 16
+    #: True: :meth:`stream` accepts ``admit=`` and every request of a run at once (see above)
+    incremental: bool = False
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
         self.model = model

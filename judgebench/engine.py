@@ -1,6 +1,7 @@
 """The run engine: expand examples into requests, skip what is stored, judge the rest, commit each, score."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,7 +137,8 @@ class Engine:
         return self.stats
 
     def _judge(self, queue: list[tuple[PreparedTask, JudgeRequest]]) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
-        mode = CHOICE_LOGPROBS if self.mode == CHOICE else GENERATE
+        incremental = getattr(self.backend, "incremental", False)
+        later: list[tuple[PreparedTask, JudgeRequest, str]] = []
         for start in range(0, len(queue), self.batch_size):
             chunk = queue[start:start + self.batch_size]
             keys = [cache_key(self.fingerprint, self.mode, r) for _, r in chunk]
@@ -151,17 +153,38 @@ class Engine:
                     yield t, j, req
                 else:
                     to_send.append((t, req, ck))
-            if not to_send:
-                continue
-            self._check_budget([r for _, r, _ in to_send])
-            t0 = time.perf_counter()
-            for i, comp in self.backend.stream([r for _, r, _ in to_send], mode):
+            if incremental:  # sent below in one stream: no pause at batch ends for the slowest request
+                later.extend(to_send)
+            elif to_send:
+                self._check_budget([r for _, r, _ in to_send])
+                yield from self._send(to_send, None)
+        if later:
+            gate = BudgetGate(self.backend, [r for _, r, _ in later], self.mode, self.max_cost, self.stats.spent_usd) \
+                if self.max_cost is not None else None
+            yield from self._send(later, gate)
+            if gate is not None and gate.refused is not None:
+                self.stats.stopped_for_budget = True
+                raise BudgetExceeded(budget_message(self.stats.spent_usd, "the next request", gate.refused,
+                                                    gate.max_cost))
+
+    def _send(self, to_send: list[tuple[PreparedTask, JudgeRequest, str]],
+              gate: BudgetGate | None) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
+        mode = CHOICE_LOGPROBS if self.mode == CHOICE else GENERATE
+        t0 = time.perf_counter()
+        reqs = [r for _, r, _ in to_send]
+        it = self.backend.stream(reqs, mode, admit=gate.admit) if gate is not None else self.backend.stream(reqs, mode)
+        try:
+            for i, comp in it:
                 t, req, ck = to_send[i]
                 j = t.protocol.parse(req, comp)
                 self.store.commit(t.name, j, ck, comp)
                 self.stats.sent += 1
-                self.stats.spent_usd += comp.usage.cost_usd or 0.0
+                cost = comp.usage.cost_usd or 0.0
+                self.stats.spent_usd += cost
+                if gate is not None:
+                    gate.settle(i, cost)
                 yield t, j, req
+        finally:
             self.stats.backend_s += time.perf_counter() - t0
 
     def _check_budget(self, reqs: Sequence[JudgeRequest]) -> None:
@@ -169,12 +192,50 @@ class Engine:
             return
         expected = estimate_cost(self.backend, reqs, self.mode)
         if expected is None:
-            raise ConfigError("--max-cost needs prices: this backend reports none (set input_per_mtok/output_per_mtok)")
+            raise ConfigError(NO_PRICES)
         if self.stats.spent_usd + expected > self.max_cost:
             self.stats.stopped_for_budget = True
-            raise BudgetExceeded(f"stopped before crossing the budget: spent ${self.stats.spent_usd:.4f}, the next "
-                                 f"{len(reqs)} requests may cost up to ${expected:.4f}, --max-cost is ${self.max_cost:.4f}. "
-                                 f"Everything judged so far is saved; resume with a higher --max-cost.")
+            raise BudgetExceeded(budget_message(self.stats.spent_usd, f"the next {len(reqs)} requests", expected,
+                                                self.max_cost))
+
+
+NO_PRICES = "--max-cost needs prices: this backend reports none (set input_per_mtok/output_per_mtok)"
+
+
+def budget_message(spent: float, what: str, expected: float, max_cost: float) -> str:
+    return (f"stopped before crossing the budget: spent ${spent:.4f}, {what} may cost up to ${expected:.4f}, "
+            f"--max-cost is ${max_cost:.4f}. Everything judged so far is saved; resume with a higher --max-cost.")
+
+
+class BudgetGate:
+    """``--max-cost`` for an incremental backend, request by request: a request starts only if what was spent,
+    plus the most that the requests still in flight may cost, plus the most it may cost stays within the budget.
+
+    ``admit`` runs on the backend's thread and ``settle`` on the engine's (hence the lock); once a request is
+    refused none after it starts, so a run stops cleanly and resumes where it stopped."""
+
+    def __init__(self, backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str, max_cost: float,
+                 spent: float) -> None:
+        if backend.prices() is None:
+            raise ConfigError(NO_PRICES)
+        self.expected = [estimate_cost(backend, [r], mode) or 0.0 for r in reqs]
+        self.max_cost, self.spent, self.reserved = max_cost, spent, 0.0
+        self.refused: float | None = None  # the expected cost of the first request refused
+        self._lock = threading.Lock()
+
+    def admit(self, i: int) -> bool:
+        with self._lock:
+            if self.refused is None and self.spent + self.reserved + self.expected[i] <= self.max_cost:
+                self.reserved += self.expected[i]
+                return True
+            if self.refused is None:
+                self.refused = self.expected[i]
+            return False
+
+    def settle(self, i: int, cost: float) -> None:
+        with self._lock:
+            self.reserved -= self.expected[i]
+            self.spent += cost
 
 
 def estimate_tokens(backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str = GENERATE) -> tuple[int, int]:

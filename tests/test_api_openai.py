@@ -294,3 +294,53 @@ def test_missing_api_extra_is_named(monkeypatch, module):
     monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
     with pytest.raises(MissingExtra, match=r"backend 'openai' needs: pip install 'judgebench\[api\]'"):
         OpenAIBackend("m", base_url="http://127.0.0.1:9/v1")
+
+
+def test_redirects_and_cookies_behave_as_under_httpx():
+    """The backend's lean httpx send: a 307 is followed (through httpx's own send) and a cookie the server sets
+    is sent back on the next request, as the SDK's stock client would do."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            seen.append((self.path, self.headers.get("cookie") or ""))
+            if self.path == "/old/chat/completions":
+                self.send_response(307)
+                self.send_header("location", "/v1/chat/completions")
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                               "choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant", "content": "[[A]]"}}],
+                               "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("set-cookie", "lb=node7; Path=/")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    reqs = sample_requests(1)
+    try:
+        b = OpenAIBackend("judge-test", base_url=f"http://127.0.0.1:{srv.server_port}/old", concurrency=1)
+        try:
+            first = b.generate(reqs[:1])
+            second = b.generate(reqs[1:2])
+        finally:
+            b.close()
+    finally:
+        srv.shutdown()
+    assert [c.text for c in first + second] == ["[[A]]", "[[A]]"]
+    assert [c.error for c in first + second] == [None, None]
+    assert [p for p, _ in seen] == ["/old/chat/completions", "/v1/chat/completions"] * 2
+    assert seen[0][1] == "" and seen[2][1] == "lb=node7"  # the cookie set by the first answer came back

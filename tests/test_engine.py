@@ -130,6 +130,37 @@ def test_max_cost_stops_before_the_budget_and_resumes(tmp_path):
     assert out.manifest["usage"]["cost_usd"] == pytest.approx(0.08)
 
 
+class PricedIncremental(Priced):
+    """Takes a whole run in one stream and asks the engine's gate before each request."""
+
+    incremental = True
+
+    def __init__(self, model=None):
+        super().__init__(model=model)
+        self.streams = 0
+
+    def stream(self, requests, mode="generate", admit=None):
+        self.streams += 1
+        for i, _ in enumerate(requests):
+            if admit is not None and not admit(i):
+                return
+            self.calls += 1
+            yield i, Completion(text="A", usage=Usage(100, 1, cost_usd=0.001))
+
+
+def test_incremental_backend_gets_one_stream_and_the_budget_stops_it_request_by_request(tmp_path):
+    c = RunConfig(backend=BackendSpec("priced"), task="sample", limit=40, max_cost=0.0355)  # 80 requests
+    b = PricedIncremental()
+    with pytest.raises(BudgetExceeded, match="the next request may cost up to"):
+        execute(c, runs_root=tmp_path, backend=b)
+    assert b.streams == 1 and b.calls == 35  # 35 x $0.001 fit; the 36th would cross $0.0355
+    c.max_cost = 1.0
+    b2 = PricedIncremental()
+    out = execute(c, runs_root=tmp_path, backend=b2)
+    assert b2.streams == 1 and b2.calls == 45  # the rest, nothing twice
+    assert out.manifest["usage"]["cost_usd"] == pytest.approx(0.08)
+
+
 def test_data_change_under_a_run_dir_is_refused(tmp_path):
     execute(cfg(limit=3), run_dir=tmp_path / "r", backend=ScriptedBackend(reply="A"))
     with pytest.raises(ConfigError, match="different run"):

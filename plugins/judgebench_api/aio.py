@@ -60,18 +60,31 @@ async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
 
 
+_SKIPPED: Any = object()
+
+
 def stream(loop: LoopThread, make: Callable[[int], Awaitable[T]], n: int, concurrency: int,
-           poll_s: float = 0.1) -> Iterator[tuple[int, T]]:
+           poll_s: float = 0.1, admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, T]]:
     """Run ``make(0) … make(n-1)`` on ``loop`` with at most ``concurrency`` in flight; yield ``(i, result)`` in
     completion order.  Closing the iterator early (an exception or KeyboardInterrupt in the consumer) cancels
-    what is still queued or in flight and waits briefly for it to unwind; what was yielded stays yielded."""
+    what is still queued or in flight and waits briefly for it to unwind; what was yielded stays yielded.
+
+    ``admit(i)``, when given, is asked (on the loop thread) just before ``make(i)`` would start; once it says
+    no, ``i`` and every index not yet started are skipped (never yielded) and the stream ends when the requests
+    already in flight have finished — how a budget stops a run without waiting for a whole batch to drain."""
     results: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
+    refused = False
 
     async def run_all() -> None:
         sem = asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
+            nonlocal refused
             async with sem:
+                if admit is not None and (refused or not admit(i)):
+                    refused = True
+                    results.put((i, _SKIPPED))
+                    return
                 results.put((i, await make(i)))
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(n)]
@@ -93,7 +106,8 @@ def stream(loop: LoopThread, make: Callable[[int], Awaitable[T]], n: int, concur
                     raise RuntimeError(f"API batch finished with {got} of {n} results")
                 continue
             got += 1
-            yield item
+            if item[1] is not _SKIPPED:
+                yield item
     finally:
         if not fut.done():
             fut.cancel()

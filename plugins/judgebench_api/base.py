@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from judgebench.backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
@@ -37,6 +37,7 @@ class ApiBackend(JudgeBackend):
     """
 
     capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    incremental = True  # stream() takes a whole run's requests and an admission gate (see JudgeBackend)
     plugin = "api"
     option_defaults: ClassVar[dict[str, Any]] = {}
     sdk_retries_transport = False  # True: the SDK retries 429/5xx/timeouts; we retry only malformed bodies
@@ -92,13 +93,15 @@ class ApiBackend(JudgeBackend):
             out[i] = comp
         return out  # type: ignore[return-value]
 
-    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
+    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE,
+               admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
         if self._loop is None or not self._loop.alive:
             self._loop = aio.LoopThread()
         reqs = list(requests)
-        yield from aio.stream(self._loop, lambda i: self._complete(reqs[i], mode), len(reqs), self.opts.concurrency)
+        yield from aio.stream(self._loop, lambda i: self._complete(reqs[i], mode), len(reqs), self.opts.concurrency,
+                              admit=admit)
 
     def count_tokens(self, text: str) -> int:
         return self.counter(text)
