@@ -16,7 +16,8 @@ NAMESPACES = {
 }
 #: extras of the judgebench distribution that built-in plugins need (for "pip install" hints)
 EXTRAS = {("backend", "hf"): "hf", ("backend", "lora"): "hf",
-          ("backend", "openai"): "api", ("backend", "litellm"): "api", ("tuner", "dpo"): "tune"}
+          ("backend", "openai"): "api", ("backend", "litellm"): "api", ("backend", "vllm"): "vllm",
+          ("tuner", "dpo"): "tune"}
 
 
 @dataclass(frozen=True)
