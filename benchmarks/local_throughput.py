@@ -171,6 +171,38 @@ def count_positions(model: Any) -> list[int]:
     return count
 
 
+def matmul_flops_per_position(model_dir: str) -> float:
+    """2 × the weights every position multiplies (attention projections and MLP of a Llama-style config; the
+    embedding lookup, norms and attention scores are left out, which only makes the bound below generous)."""
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    h, inter, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    head = cfg.get("head_dim") or h // cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads", cfg["num_attention_heads"]) * head
+    return 2.0 * layers * (2 * h * h + 2 * h * kv + 3 * h * inter)
+
+
+def matmul_peak_gflops(model_dir: str, rows: int, threads: int, dtype: str = "float32") -> float:
+    """The best float matmul rate torch reaches on this CPU at the model's own MLP shapes (rows × hidden ×
+    intermediate and back), the most any exact method can get out of the machine per position."""
+    import torch
+
+    torch.set_num_threads(threads)
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    h, inter = cfg["hidden_size"], cfg["intermediate_size"]
+    dt = getattr(torch, dtype)
+    best = 0.0
+    for a, b in ((torch.randn(rows, h, dtype=dt), torch.randn(h, inter, dtype=dt)),
+                 (torch.randn(rows, inter, dtype=dt), torch.randn(inter, h, dtype=dt))):
+        for _ in range(3):
+            a @ b
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(10):
+                a @ b
+            best = max(best, 2 * a.shape[0] * a.shape[1] * b.shape[1] * 10 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
 def worker(args: argparse.Namespace) -> None:
     import torch
 
@@ -257,6 +289,15 @@ def main() -> None:
         print(f"  choice/naive ceiling at equal positions/s: {ceiling:.2f}x (exact scoring must encode every prompt "
               f"token not shared with another prompt; the 5x target needs the CPU to run choice's passes "
               f"{5 / ceiling:.1f}x faster per position than naive's)")
+        per_prompt = res["choice"]["positions"] / res["choice"]["n"]
+        peak = matmul_peak_gflops(args.model, max(1, round(per_prompt)), args.threads)
+        flops = matmul_flops_per_position(args.model)
+        best_jps = peak * 1e9 / (flops * per_prompt)
+        print(f"  arithmetic bound: float32 matmul peak here at the model's MLP shapes {peak:.0f} GFLOP/s "
+              f"({args.threads} threads); {flops / 1e6:.0f} MFLOP of matmuls per position; choice measured "
+              f"{res['choice']['positions'] / res['choice']['seconds'] * flops / 1e9:.0f} GFLOP/s. Even at that "
+              f"peak, choice could reach at most {best_jps:.2f} judgments/s = "
+              f"{best_jps / res['naive']['jps']:.2f}x naive")
     print("ratios:")
     for a, b in (("choice", "naive"), ("choice", "lmeval"), ("generate", "naive"), ("choice-bf16", "naive")):
         if a in res and b in res:
