@@ -10,14 +10,13 @@ from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, Judg
 from judgebench.types import stable_hash
 
 from .batching import length_batches
-from .choices import ChoicePlan, choice_tokens, plan, row_dists
+from .choices import ChoicePlan, PlanCache, row_dists
 from .forward import LastLogprobs
 from .generation import Generator
 from .loading import ModelSource, import_torch, load_model, max_positions
 from .options import DEFAULT_MAX_LENGTH, HFOptions, default_batch_tokens
-from .prompting import Prompt, PromptBuilder
+from .prompting import Prompt, PromptBuilder, choice_prompts, drop_failed
 
-TAIL_CHARS = 32  # the prompt's last characters, used to tokenise choices the way they follow the prompt
 
 
 class HFBackend(JudgeBackend):
@@ -44,7 +43,7 @@ class HFBackend(JudgeBackend):
         self.scorer = LastLogprobs(self.torch, self.lm, self.pad_id, self.device, self.opts.prefix_sharing)
         self.sequential = self.opts.sequential(self.device)
         self.generator = Generator(self.torch, self.lm, tok, self.pad_id, self.device)
-        self._plans: dict[tuple[str, tuple[str, ...]], ChoicePlan] = {}
+        self._plans = PlanCache(self.prompts.encode_plain)
         self._fingerprint: str | None = None
 
     # -- hooks for subclasses (lora) ---------------------------------------------------------------
@@ -66,7 +65,7 @@ class HFBackend(JudgeBackend):
         for i, r in enumerate(requests):
             groups.setdefault(r.sampling, []).append(i)
         for s, idxs in groups.items():
-            ok = self._drop_failed(idxs, prompts, out)
+            ok = drop_failed(idxs, prompts, out)
             lengths = [len(prompts[i].ids) for i in ok]
             for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size, extra=s.max_tokens):
                 members = [ok[b] for b in batch]
@@ -81,18 +80,8 @@ class HFBackend(JudgeBackend):
                            truncated=prompts[i].truncated) for i, (text, n) in zip(members, res)]
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
-        out: list[Completion | None] = [None] * len(requests)
-        plans: list[ChoicePlan | None] = [None] * len(requests)
-        prompts: list[Prompt] = []
-        for i, r in enumerate(requests):
-            text = self.prompts.render([(m.role, m.content) for m in r.messages], r.answer_prefix)
-            try:
-                plans[i] = self.plan_for(text[-TAIL_CHARS:], r.choices)
-            except ValueError as e:
-                out[i] = Completion(error=f"choice scoring: {e}")
-            budget = self.max_length - (plans[i].extra_tokens if plans[i] else 0)
-            prompts.append(self.prompts.build(r, budget, text))
-        ok = self._drop_failed([i for i in range(len(requests)) if out[i] is None], prompts, out)
+        out, plans, prompts, ok = choice_prompts(self.prompts, self._plans, requests,
+                                                 lambda p: self.max_length - (p.extra_tokens if p else 0))
         rows = [(i, path) for i in ok for path in plans[i].paths]  # type: ignore[union-attr]
         lengths = [len(prompts[i].ids) + len(p) for i, p in rows]
         dists: dict[int, dict[tuple[int, ...], Any]] = {i: {} for i in ok}
@@ -134,27 +123,9 @@ class HFBackend(JudgeBackend):
 
     def plan_for(self, tail: str, choices: Sequence[str]) -> ChoicePlan:
         """The choice plan for a prompt ending in ``tail`` (cached per ending and choice set)."""
-        if not choices:
-            raise ValueError("the request offers no choices")
-        key = (tail, tuple(choices))
-        if key not in self._plans:
-            if len(self._plans) > 4096:
-                self._plans.clear()
-            self._plans[key] = plan(choices, choice_tokens(self.prompts.encode_plain, tail, choices))
-        return self._plans[key]
+        return self._plans(tail, choices)
 
     # -- helpers -----------------------------------------------------------------------------------
-    @staticmethod
-    def _drop_failed(idxs: Sequence[int], prompts: list[Prompt], out: list[Completion | None]) -> list[int]:
-        """Record prompts that cannot fit as errors; return the rest."""
-        ok = []
-        for i in idxs:
-            if prompts[i].error is not None:
-                out[i] = Completion(error=prompts[i].error, truncated=prompts[i].truncated)
-            else:
-                ok.append(i)
-        return ok
-
     def _run_split(self, members: list[int], out: list[Completion | None],
                    fn: Callable[[list[int]], list[Completion]]) -> None:
         """Run a batch; on out-of-memory retry it in halves; a single row that still fails records an error."""

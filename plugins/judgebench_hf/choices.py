@@ -82,3 +82,21 @@ def row_dists(path: Tokens, logprobs: Any) -> dict[Tokens, Any]:
     """Map the last ``len(path) + 1`` positions' log-probs of a row (prompt + path) to the prefixes they follow."""
     n = len(path)
     return {path[:k]: logprobs[logprobs.shape[0] - (n + 1) + k] for k in range(n + 1)}
+
+
+class PlanCache:
+    """Choice plans per (prompt ending, choice set), tokenised with ``encode`` once each (bounded: cleared when full)."""
+
+    def __init__(self, encode: Any, limit: int = 4096) -> None:
+        self.encode, self.limit = encode, limit
+        self._plans: dict[tuple[str, tuple[str, ...]], ChoicePlan] = {}
+
+    def __call__(self, tail: str, choices: Sequence[str]) -> ChoicePlan:
+        if not choices:
+            raise ValueError("the request offers no choices")
+        key = (tail, tuple(choices))
+        if key not in self._plans:
+            if len(self._plans) > self.limit:
+                self._plans.clear()
+            self._plans[key] = plan(choices, choice_tokens(self.encode, tail, choices))
+        return self._plans[key]

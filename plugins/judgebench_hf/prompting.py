@@ -126,3 +126,39 @@ class PromptBuilder:
             if new != orig:
                 contents[m] = contents[m][:pos] + new + contents[m][pos + len(orig):]
         return [(r, c) for (r, _), c in zip(messages, contents)]
+
+
+def drop_failed(idxs: Sequence[int], prompts: Sequence[Prompt], out: list[Any]) -> list[int]:
+    """Record the prompts that cannot fit as error completions in ``out``; return the other indices."""
+    from judgebench import Completion
+
+    ok = []
+    for i in idxs:
+        if prompts[i].error is not None:
+            out[i] = Completion(error=prompts[i].error, truncated=prompts[i].truncated)
+        else:
+            ok.append(i)
+    return ok
+
+
+TAIL_CHARS = 32  # the prompt's last characters, used to tokenise choices the way they follow the prompt
+
+
+def choice_prompts(builder: PromptBuilder, plans: Any, requests: Sequence[JudgeRequest],
+                   budget: Any) -> tuple[list[Any], list[Any], list[Prompt], list[int]]:
+    """Render choice-scoring requests: (completions so far — errors only —, each request's ChoicePlan from
+    ``plans(tail, choices)``, its Prompt fitted into ``budget(plan)`` tokens, the indices that can be scored)."""
+    from judgebench import Completion
+
+    out: list[Any] = [None] * len(requests)
+    chosen: list[Any] = [None] * len(requests)
+    prompts: list[Prompt] = []
+    for i, r in enumerate(requests):
+        text = builder.render([(m.role, m.content) for m in r.messages], r.answer_prefix)
+        try:
+            chosen[i] = plans(text[-TAIL_CHARS:], r.choices)
+        except ValueError as e:
+            out[i] = Completion(error=f"choice scoring: {e}")
+        prompts.append(builder.build(r, budget(chosen[i]), text))
+    ok = drop_failed([i for i in range(len(requests)) if out[i] is None], prompts, out)
+    return out, chosen, prompts, ok

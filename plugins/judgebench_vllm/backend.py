@@ -33,12 +33,12 @@ from typing import Any, Sequence
 from judgebench import (CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, MissingExtra,
                         Usage)
 from judgebench.types import stable_hash
-from judgebench_hf.backend import TAIL_CHARS, HFBackend
-from judgebench_hf.choices import ChoicePlan, choice_tokens, plan
+from judgebench_hf.backend import HFBackend
+from judgebench_hf.choices import ChoicePlan, PlanCache
 from judgebench_hf.generation import eos_ids
 from judgebench_hf.loading import ModelSource
 from judgebench_hf.options import DEFAULT_MAX_LENGTH
-from judgebench_hf.prompting import Prompt, PromptBuilder
+from judgebench_hf.prompting import PromptBuilder, choice_prompts, drop_failed
 
 from .convert import SCORING_KWARGS, choice_scores, generation_completion, generation_kwargs, score_rows
 from .engine import VLLMEngine
@@ -69,7 +69,7 @@ class VLLMBackend(JudgeBackend):
         self.dtype = facts.get("dtype") or self.opts.dtype
         self.prompts = PromptBuilder(self.tokenizer)
         self.stop_ids = eos_ids(self.tokenizer, SimpleNamespace(generation_config=self._generation_config()))
-        self._plans: dict[tuple[str, tuple[str, ...]], ChoicePlan] = {}
+        self._plans = PlanCache(self.prompts.encode_plain)
         self._fingerprint: str | None = None
 
     # -- loading -------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ class VLLMBackend(JudgeBackend):
     def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
         out: list[Completion | None] = [None] * len(requests)
         prompts = [self.prompts.build(r, self.max_length - r.sampling.max_tokens) for r in requests]
-        ok = self._drop_failed(range(len(requests)), prompts, out)
+        ok = drop_failed(range(len(requests)), prompts, out)
         params = [generation_kwargs(requests[i].sampling, self.stop_ids) for i in ok]
         t0 = time.perf_counter()
         results = self.engine.generate([prompts[i].ids for i in ok], params)
@@ -129,17 +129,7 @@ class VLLMBackend(JudgeBackend):
         return [c if c is not None else Completion(error="not run") for c in out]
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
-        out: list[Completion | None] = [None] * len(requests)
-        plans: list[ChoicePlan | None] = [None] * len(requests)
-        prompts: list[Prompt] = []
-        for i, r in enumerate(requests):
-            text = self.prompts.render([(m.role, m.content) for m in r.messages], r.answer_prefix)
-            try:
-                plans[i] = self.plan_for(text[-TAIL_CHARS:], r.choices)
-            except ValueError as e:
-                out[i] = Completion(error=f"choice scoring: {e}")
-            prompts.append(self.prompts.build(r, self.choice_budget(plans[i]), text))
-        ok = self._drop_failed([i for i in range(len(requests)) if out[i] is None], prompts, out)
+        out, plans, prompts, ok = choice_prompts(self.prompts, self._plans, requests, self.choice_budget)
         members: list[tuple[int, tuple[int, ...]]] = [(i, seq) for i in ok for seq in score_rows(plans[i])]  # type: ignore[arg-type]
         rows = [prompts[i].ids + list(seq) for i, seq in members]
         t0 = time.perf_counter()
@@ -169,28 +159,10 @@ class VLLMBackend(JudgeBackend):
         return self.max_length - longest - 1
 
     def plan_for(self, tail: str, choices: Sequence[str]) -> ChoicePlan:
-        """The choice plan for a prompt ending in ``tail`` (cached per ending and choice set), as in the hf backend."""
-        if not choices:
-            raise ValueError("the request offers no choices")
-        key = (tail, tuple(choices))
-        if key not in self._plans:
-            if len(self._plans) > 4096:
-                self._plans.clear()
-            self._plans[key] = plan(choices, choice_tokens(self.prompts.encode_plain, tail, choices))
-        return self._plans[key]
+        """The choice plan for a prompt ending in ``tail`` (cached per ending and choice set)."""
+        return self._plans(tail, choices)
 
     # -- helpers -----------------------------------------------------------------------------------
-    @staticmethod
-    def _drop_failed(idxs: Sequence[int], prompts: list[Prompt], out: list[Completion | None]) -> list[int]:
-        """Record prompts that cannot fit as errors; return the rest."""
-        ok = []
-        for i in idxs:
-            if prompts[i].error is not None:
-                out[i] = Completion(error=prompts[i].error, truncated=prompts[i].truncated)
-            else:
-                ok.append(i)
-        return ok
-
     def count_tokens(self, text: str) -> int:
         return len(self.prompts.encode_plain(text))
 
