@@ -18,7 +18,6 @@ from .options import DEFAULT_MAX_LENGTH, HFOptions, default_batch_tokens
 from .prompting import Prompt, PromptBuilder, choice_prompts, drop_failed
 
 
-
 class HFBackend(JudgeBackend):
     """A local causal LM judge: batched generation and single-pass choice scoring."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from judgebench import JudgeRequest
+from judgebench import Completion, JudgeRequest
 
 MARKER = " …[truncated]"
 
@@ -130,8 +130,6 @@ class PromptBuilder:
 
 def drop_failed(idxs: Sequence[int], prompts: Sequence[Prompt], out: list[Any]) -> list[int]:
     """Record the prompts that cannot fit as error completions in ``out``; return the other indices."""
-    from judgebench import Completion
-
     ok = []
     for i in idxs:
         if prompts[i].error is not None:
@@ -148,8 +146,6 @@ def choice_prompts(builder: PromptBuilder, plans: Any, requests: Sequence[JudgeR
                    budget: Any) -> tuple[list[Any], list[Any], list[Prompt], list[int]]:
     """Render choice-scoring requests: (completions so far — errors only —, each request's ChoicePlan from
     ``plans(tail, choices)``, its Prompt fitted into ``budget(plan)`` tokens, the indices that can be scored)."""
-    from judgebench import Completion
-
     out: list[Any] = [None] * len(requests)
     chosen: list[Any] = [None] * len(requests)
     prompts: list[Prompt] = []
