@@ -10,6 +10,9 @@ fails when ``k < max_faults_per_body`` and ``hash(seed, body, k) < fault_rate``;
   no_choices  200 whose body has no ``choices``                     empty     200 with empty content
   echo_key    400 whose message quotes the caller's bearer token (as some providers do); not retryable
 
+With ``rpm``/``tpm`` it enforces rate limits (429 + ``Retry-After`` + ``x-ratelimit-*``, see testing_limits; a
+rate-limited request is logged as ``rate_limited``), and it serves ``/v1/files`` + ``/v1/batches`` (testing_batches).
+
 Run standalone: ``python -m judgebench_api.testing --latency 0.2`` prints ``listening on URL``.
 """
 from __future__ import annotations
@@ -24,6 +27,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .testing_batches import BatchService
+from .testing_limits import ServerLimits
 
 FAULTS = ("429", "500", "timeout", "truncated", "no_choices", "empty")
 
@@ -66,7 +72,9 @@ class FakeChatServer:
                  hang_s: float = 2.0, seed: int = 0, reply: Callable[[Sequence[dict[str, Any]]], str] = default_reply,
                  top_logprobs: Callable[[Sequence[dict[str, Any]], str], list[tuple[str, float]]] = default_top_logprobs,
                  api_key: str | None = None, usage: bool = True, logprobs: bool = True, model: str = "judge-test",
-                 port: int = 0) -> None:
+                 port: int = 0, rpm: int | None = None, tpm: int | None = None, rate_window_s: float = 60.0,
+                 rate_burst: float = 1 / 60, batch_delay_s: float = 0.2, batch_fail_rate: float = 0.0,
+                 batch_expire_after: int | None = None) -> None:
         unknown = set(faults) - set(FAULTS) - {"echo_key"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}")
@@ -78,6 +86,10 @@ class FakeChatServer:
         self.bodies: list[dict[str, Any]] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
+        # RPM/TPM with 429s and x-ratelimit-* headers (testing_limits), /v1/files + /v1/batches (testing_batches)
+        self.limits = ServerLimits(rpm, tpm, rate_window_s, rate_burst) if (rpm or tpm) else None
+        self.batch = BatchService(self.completion, unit, delay_s=batch_delay_s, fail_rate=batch_fail_rate,
+                                  expire_after=batch_expire_after, seed=seed)
         self._sock = socket.create_server(("127.0.0.1", port), backlog=1024)
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
@@ -192,6 +204,10 @@ class FakeChatServer:
         if method == "GET" and route.endswith("/models"):
             return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0,
                                                      "owned_by": "judgebench-test"}]}, {}
+        if "/files" in route or "/batches" in route:
+            reply = self.batch.handle(method, route, headers, raw)
+            if reply is not None:
+                return reply
         if method != "POST" or not route.endswith("/chat/completions"):
             return error(404, f"no route {method} {path}", "not_found")
         auth = headers.get("authorization", "")
@@ -202,6 +218,14 @@ class FakeChatServer:
             body = json.loads(raw)
         except ValueError:
             return error(400, "request body is not JSON", "invalid_request_error")
+        limit_headers: dict[str, str] = {}
+        if self.limits is not None:
+            usage = self.completion(body).get("usage") or {}
+            ok, limit_headers = self.limits.admit(int(usage.get("total_tokens") or 0))
+            if not ok:
+                with self._lock:
+                    self.log.append(Served(time.time(), hashlib.sha256(raw).hexdigest()[:16], -1, "rate_limited", token))
+                return error(429, "Rate limit reached for requests/tokens per min.", "rate_limit_error", limit_headers)
         with self._lock:
             self.bodies.append(body)
         _, outcome = self.decide(hashlib.sha256(raw).hexdigest()[:16], token)
@@ -226,7 +250,7 @@ class FakeChatServer:
             payload["choices"][0]["message"]["content"] = ""
             if payload["choices"][0]["logprobs"]:
                 payload["choices"][0]["logprobs"] = {"content": []}
-        return 200, payload, {}
+        return 200, payload, limit_headers
 
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
@@ -239,9 +263,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--fault-rate", type=float, default=0.0)
     ap.add_argument("--faults", default=",".join(FAULTS))
+    ap.add_argument("--rpm", type=int, default=None)
+    ap.add_argument("--tpm", type=int, default=None)
+    ap.add_argument("--rate-window-s", type=float, default=60.0, help="the 'minute' of --rpm/--tpm, compressed")
     args = ap.parse_args(argv)
     srv = FakeChatServer(port=args.port, latency=args.latency, fault_rate=args.fault_rate,
-                         faults=[f for f in args.faults.split(",") if f])
+                         faults=[f for f in args.faults.split(",") if f], rpm=args.rpm, tpm=args.tpm,
+                         rate_window_s=args.rate_window_s)
     print(f"listening on {srv.url}", flush=True)
     try:
         srv.serve_forever()
