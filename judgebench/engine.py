@@ -32,7 +32,7 @@ class PreparedTask:
         return self.spec.name
 
     def task_hash(self, seed: int, mode: str) -> str:
-        spec = {k: v for k, v in self.spec.to_dict().items() if k not in ("path", "description")}
+        spec = {k: v for k, v in self.spec.to_dict().items() if k not in ("path", "description", "defined_in")}
         return stable_hash([spec, self.split, self.data_hash, seed, mode], 16)
 
 
@@ -63,6 +63,8 @@ def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequenc
         if keep is not None:
             examples = [e for e in examples if e.id in keep][:limit]
         protocol = registry.load("protocol", spec.protocol)(spec, seed=seed, mode=mode)
+        if examples:  # templates are checked (sandbox, undefined names) before anything is written or sent
+            protocol.expand(examples[0])
         out.append(PreparedTask(spec, split or spec.split, examples, protocol, data_hash, skipped))
     return out
 

@@ -38,6 +38,7 @@ class Protocol:
 
     def __init__(self, task: Any, *, seed: int = 0, mode: str = GENERATE) -> None:
         self.task_name = task.name
+        self.task_file = getattr(task, "defined_in", None) or getattr(task, "path", None)  # named in errors
         self.seed = seed
         if mode not in (GENERATE, CHOICE):
             raise ConfigError(f"unknown judging mode '{mode}' (use 'generate' or 'choice')")
@@ -78,13 +79,17 @@ class Protocol:
         for role in ("system", "user"):
             tpl = self.templates.get(role)
             if tpl:
-                msgs.append(Message(role, render(tpl, variables, where=f"task '{self.task_name}' template '{role}'")))
+                msgs.append(Message(role, render(tpl, variables, where=self._where(role))))
         prefix = self.templates.get("answer_prefix", "") or ""
         meta = {"slot": meta.pop("slot"), "attempt": 0, **meta}
         req = JudgeRequest(key="", example_id=ex.id, messages=tuple(msgs), choices=tuple(choices), answer_prefix=prefix,
                            sampling=self.sampling, meta=meta, truncatable=tuple(truncatable))
         object.__setattr__(req, "key", self.request_key(req))  # set once at construction; keeps the cached content hash
         return req
+
+    def _where(self, role: str) -> str:
+        place = f"task '{self.task_name}' template '{role}'"
+        return f"{self.task_file}: {place}" if self.task_file else place
 
     def request_key(self, req: JudgeRequest) -> str:
         return stable_hash([self.task_name, req.example_id, req.meta["slot"], req.meta["attempt"], req.content_hash])

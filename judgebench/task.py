@@ -84,6 +84,7 @@ class TaskSpec:
     description: str = ""
     extends: str | None = None
     path: str | None = None  # the YAML file it came from
+    defined_in: str | None = None  # the YAML file that defines this task (``path`` is its data's, under extends)
 
     @property
     def base_dir(self) -> Path:
@@ -143,6 +144,7 @@ class TaskIndex:
                 if data is None:
                     continue
                 data["path"] = str(f)
+                data["defined_in"] = str(f)
                 name = data["name"]
                 if name in self.raw and d == dirs[0]:
                     raise ConfigError(f"task '{name}' is defined twice: {self.raw[name]['path']} and {f}")

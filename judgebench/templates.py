@@ -4,7 +4,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import re
+
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .errors import ConfigError
 
@@ -60,7 +63,10 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
     "rating": {"user": _RATING_USER},
 }
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+#: task files are shared like data: their templates run sandboxed (no attribute walks to Python internals, no
+#: mutation of the variables), so rendering one can never run code
+_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
 @lru_cache(maxsize=256)
@@ -72,5 +78,17 @@ def render(source: str, variables: dict[str, Any], where: str = "template") -> s
     """Render a Jinja2 template; an undefined variable or a syntax error names the template."""
     try:
         return _compile(source).render(**variables)
+    except jinja2.exceptions.SecurityError as e:
+        raise ConfigError(f"{where}: refused by the template sandbox: {offending(source, str(e))} ({e})") from None
     except jinja2.TemplateError as e:
         raise ConfigError(f"{where}: {type(e).__name__}: {e}; available variables: {sorted(variables)}") from None
+
+
+def offending(source: str, message: str) -> str:
+    """The ``{{ … }}`` / ``{% … %}`` block of ``source`` that the sandbox refused (the first one naming the
+    attribute in ``message``), shortened; the first block when none matches."""
+    blocks = _BLOCK.findall(source)
+    names = re.findall(r"'([^']+)'", message)
+    hit = next((b for b in blocks if any(n in b for n in names)), blocks[0] if blocks else source)
+    hit = " ".join(hit.split())
+    return hit if len(hit) <= 200 else hit[:200] + "…"
