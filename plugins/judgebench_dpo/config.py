@@ -27,7 +27,9 @@ class TuneConfig:
     """Everything that determines a tuning run.
 
     ``level``: "verdict" (pairs of verdict tokens after the exact judge prompt) or "response"
-    (pairs of responses after the user prompt); ``swap``: also train every pair in the other
+    (pairs of responses after the user prompt); ``fast``: at verdict level, the single-pass trainer
+    (``fastpath.py``: one prompt forward per pair, reference log-probs computed once before training;
+    false = plain ``trl.DPOTrainer``); ``swap``: also train every pair in the other
     candidate order (JudgeLM swap augmentation); ``reference_drop``: probability of rendering an
     example without its reference answer; ``dpo`` / ``lora``: keyword arguments of
     ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
@@ -35,6 +37,7 @@ class TuneConfig:
     """
 
     level: str = "verdict"
+    fast: bool = True
     swap: bool = True
     reference_drop: float = 0.0
     seed: int = 0
@@ -46,6 +49,8 @@ class TuneConfig:
             raise ConfigError(f"tune config: level must be one of {list(LEVELS)}, got {self.level!r}")
         if not 0.0 <= float(self.reference_drop) <= 1.0:
             raise ConfigError(f"tune config: reference_drop must be in [0, 1], got {self.reference_drop!r}")
+        if not isinstance(self.fast, bool):
+            raise ConfigError(f"tune config: fast must be true or false, got {self.fast!r}")
         if self.lora is False:
             self.lora = None
         for name, block in (("dpo", self.dpo), ("lora", self.lora)):
@@ -55,14 +60,19 @@ class TuneConfig:
         if reserved:
             raise ConfigError(f"tune config: dpo.{reserved[0]} is set by judgebench (use --out DIR)")
 
+    @property
+    def uses_fast_path(self) -> bool:
+        return self.fast and self.level == "verdict"
+
     def dpo_kwargs(self) -> dict[str, Any]:
-        return {**DEFAULT_DPO, "seed": self.seed, **self.dpo}
+        fast = {"precompute_ref_log_probs": True} if self.uses_fast_path else {}
+        return {**DEFAULT_DPO, **fast, "seed": self.seed, **self.dpo}
 
     def lora_kwargs(self) -> dict[str, Any] | None:
         return None if self.lora is None else {**DEFAULT_LORA, **self.lora}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "swap": self.swap, "reference_drop": float(self.reference_drop),
+        return {"level": self.level, "fast": self.uses_fast_path, "swap": self.swap, "reference_drop": float(self.reference_drop),
                 "seed": self.seed, "dpo": self.dpo_kwargs(), "lora": self.lora_kwargs()}
 
     def digest(self) -> str:

@@ -45,7 +45,8 @@ class DPOTuner(Tuner):
             pairs = self.pairs(cfg, parts, Renderer(judge, dpo_args.max_length))
             if not pairs.rows:
                 raise ConfigError(f"no preference pairs: {pairs.summary()['skip_reasons'] or 'no training examples'}")
-            trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, dpo_args, build_lora_config(cfg), quiet)
+            trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, dpo_args, build_lora_config(cfg), quiet,
+                                   fast=cfg.uses_fast_path)
             kept = set(trainer.train_dataset["example_id"])
             examples = [e for exs, _ in parts for e in exs if e.id in kept]
             dropped = sorted(set(pairs.example_ids) - kept)
@@ -107,8 +108,9 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
 
 
 def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: Any, peft_config: Any,
-                 quiet: bool = False) -> Any:
-    """A ``trl.DPOTrainer`` over ``rows`` (prompt / chosen / rejected, plus example_id kept for provenance)."""
+                 quiet: bool = False, fast: bool = False) -> Any:
+    """A ``trl.DPOTrainer`` over ``rows`` (prompt / chosen / rejected, plus example_id kept for provenance); with
+    ``fast`` its single-pass verdict subclass (``fastpath.py``)."""
     trl, _ = import_trl_peft()
     try:
         from datasets import Dataset
@@ -121,7 +123,12 @@ def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: A
 
         disable_progress_bar()  # trl's dataset preparation bars
     model.train()
-    trainer = trl.DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+    cls = trl.DPOTrainer
+    if fast:
+        from .fastpath import make_fast_trainer_class
+
+        cls = make_fast_trainer_class(trl)
+    trainer = cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config)
     if quiet:
         trainer.remove_callback(PrinterCallback)
