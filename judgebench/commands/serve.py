@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    f"prefer the variable, a flag shows in the process list)")
     p.add_argument("--max-batch", type=int, help="most requests per backend call (default: the backend's batch size)")
     p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long to gather a batch (default 5 ms)")
+    p.add_argument("--max-request-bytes", type=int, default=4 * 1024 * 1024,
+                   help="largest request body accepted (default 4 MiB); bigger ones get 413 unread")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=run)
 
@@ -66,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and not token:
         print(f"judgebench serve: warning: listening on {args.host} without a token; anyone who can reach this "
               f"machine can use the judge (set ${TOKEN_ENV})", file=sys.stderr)
+    if args.max_request_bytes < 1:
+        raise ConfigError(f"--max-request-bytes {args.max_request_bytes}: expected a positive number of bytes")
     model_name = args.model_name or args.backend
     backend = backend_from_args(args)
     try:
-        app = create_app(backend, model_name, token, max_batch=args.max_batch, batch_wait_s=args.batch_wait_ms / 1000)
+        app = create_app(backend, model_name, token, max_batch=args.max_batch, batch_wait_s=args.batch_wait_ms / 1000,
+                         max_request_bytes=args.max_request_bytes)
         sock = _bind(args.host, args.port)
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

@@ -32,7 +32,8 @@ def _text(content: Any, where: str) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: keep the text ones
-        parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+                 and isinstance(p.get("text", ""), str)]
         if len(parts) == len(content):
             return "".join(parts)
     raise WireError(400, f"{where}: only text content is supported")
@@ -47,6 +48,13 @@ def _number(body: Mapping[str, Any], name: str, default: Any, kind: type) -> Any
     return kind(v)
 
 
+def _strings(ext: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    v = ext.get(name) or ()
+    if not isinstance(v, (list, tuple)) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v):
+        raise WireError(400, f"'judgebench.{name}' must be a list of strings")
+    return tuple(str(x) for x in v)
+
+
 def to_judge_request(body: Any, model_name: str, capabilities: frozenset[str]) -> tuple[JudgeRequest, str, bool, int]:
     """(request, mode, logprobs wanted, top_logprobs) for one chat-completion body.
 
@@ -58,6 +66,8 @@ def to_judge_request(body: Any, model_name: str, capabilities: frozenset[str]) -
     if not isinstance(body, dict):
         raise WireError(400, "the request body must be a JSON object")
     model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise WireError(400, "'model' must be a string")
     if model is not None and model != model_name:
         raise WireError(404, f"The model '{model}' does not exist; this server serves '{model_name}'",
                         "invalid_request_error", "model_not_found")
@@ -77,8 +87,15 @@ def to_judge_request(body: Any, model_name: str, capabilities: frozenset[str]) -
     if len(msgs) > 1 and msgs[-1].role == "assistant":
         prefix = msgs.pop().content
     stop = body.get("stop") or ()
-    stop = (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
+    if isinstance(stop, str):
+        stop = (stop,)
+    elif isinstance(stop, (list, tuple)) and all(isinstance(x, str) for x in stop):
+        stop = tuple(stop)
+    else:
+        raise WireError(400, "'stop' must be a string or a list of strings")
     max_tokens = _number(body, "max_completion_tokens", None, int) or _number(body, "max_tokens", DEFAULT_MAX_TOKENS, int)
+    if max_tokens < 1:
+        raise WireError(400, "'max_tokens' must be >= 1")
     seed = body.get("seed")
     sampling = SamplingParams(max_tokens=max_tokens, temperature=_number(body, "temperature", 0.0, float),
                               top_p=_number(body, "top_p", 1.0, float), seed=seed if isinstance(seed, int) else None,
@@ -86,10 +103,12 @@ def to_judge_request(body: Any, model_name: str, capabilities: frozenset[str]) -
     ext = body.get("judgebench") or {}
     if not isinstance(ext, dict):
         raise WireError(400, "'judgebench' must be an object")
-    choices = tuple(str(c) for c in ext.get("choices") or ())
-    candidates = tuple(str(c) for c in ext.get("candidates") or ())
+    choices = _strings(ext, "choices")
+    candidates = _strings(ext, "candidates")
     logprobs = bool(body.get("logprobs"))
     top_n = _number(body, "top_logprobs", 0, int)
+    if not 0 <= top_n <= 20:
+        raise WireError(400, "'top_logprobs' must be between 0 and 20")
     mode = CHOICE_LOGPROBS if logprobs and choices and CHOICE_LOGPROBS in capabilities else GENERATE
     key = stable_hash(body)
     req = JudgeRequest(key=key, example_id=str(ext.get("example_id") or key[:12]), messages=tuple(msgs),
