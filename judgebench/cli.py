@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         mod = importlib.import_module(f"judgebench.commands.{name.replace('-', '_')}")
         mod.register(sub)
+    for name in ("run", "estimate", "serve", "tune"):  # the only way to let a model repository run its code
+        sub.choices[name].add_argument("--trust-remote-code", action="store_true",
+                                       help="allow the model repository's own Python code (hf, lora, vllm); a "
+                                            "backend.yaml, config or --backend-opt cannot switch it on")
     return parser
 
 
@@ -99,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if getattr(args, "quiet", False):
         quiet_libraries()
+    if getattr(args, "trust_remote_code", False):
+        from . import trust
+
+        trust.grant()
     try:
         return int(args.func(args) or 0)
     except JudgebenchError as e:

@@ -34,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"kind": kind, "name": p.name, "distribution": f"{p.dist} {p.version}", "object": p.value,
                          "status": status if (args.check or status != "ok") else "not imported"})
     tasks = TaskIndex(args.include_path).names() if args.kind in ("all", "task") else []
+    bad = [r for r in rows if r["status"].startswith(("BROKEN", "DUPLICATE"))]
+    code = 2 if args.check and bad else 0  # CI can gate on `judgebench list --check`
     if args.json:
         print(json.dumps({"plugins": rows, "tasks": tasks}, indent=2))
-        return 0
+        return _report_broken(bad) if code else 0
     t = Table(title="judgebench plugins")
     for c in ("kind", "name", "distribution", "object", "status"):
         t.add_column(c)
@@ -46,4 +48,13 @@ def run(args: argparse.Namespace) -> int:
     con.print(t)
     if tasks:
         con.print("[bold]tasks[/bold] (YAML definitions): " + ", ".join(tasks))
-    return 0
+    return _report_broken(bad) if code else 0
+
+
+def _report_broken(bad: list[dict]) -> int:
+    import sys
+
+    for r in bad:
+        print(f"judgebench list: error: {r['kind']} '{r['name']}' ({r['distribution']}): {r['status']}", file=sys.stderr)
+    print(f"judgebench list: {len(bad)} plugin(s) broken or duplicated", file=sys.stderr)
+    return 2
