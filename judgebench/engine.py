@@ -41,12 +41,21 @@ def load_examples(spec: TaskSpec, split: str | None, limit: int | None = None,
     if not spec.loader:
         raise ConfigError(f"task '{spec.name}' ({spec.path}) has no 'loader'")
     cls = registry.load("task", spec.loader)
+    source = expand_env(spec.source or {})
     try:
-        loader = cls(base_dir=spec.base_dir, **expand_env(spec.source or {}))
+        loader = cls(base_dir=spec.base_dir, **source)
     except TypeError as e:
         raise ConfigError(f"task '{spec.name}': bad 'source' options for loader '{spec.loader}': {e}") from None
     loader.skip_invalid = skip_invalid
-    examples = list(iter_examples(loader, split or spec.split, limit))
+    origin = str(spec.path)
+    if isinstance(source, dict) and (source.get("path") or source.get("hf")):
+        origin = str(source.get("path") or source.get("hf"))
+        origin = origin if Path(origin).is_absolute() or not source.get("path") else str(spec.base_dir / origin)
+    examples = list(iter_examples(loader, split or spec.split, limit, origin))
+    if not examples:
+        why = f" ({len(loader.skipped)} invalid rows skipped)" if loader.skipped else ""
+        raise ConfigError(f"task '{spec.name}' ({spec.path}): the data {origin} has no examples in split "
+                          f"'{split or spec.split}'{why}; expected at least one")
     data_hash = stable_hash([e.content_hash() for e in examples])
     return examples, list(loader.skipped), data_hash
 
@@ -66,6 +75,8 @@ def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequenc
         if examples:  # templates are checked (sandbox, undefined names) before anything is written or sent
             protocol.expand(examples[0])
         out.append(PreparedTask(spec, split or spec.split, examples, protocol, data_hash, skipped))
+    if keep is not None and not any(t.examples for t in out):
+        raise ConfigError(f"--ids-file: none of its {len(keep)} ids is an example of task '{task}'")
     return out
 
 
@@ -149,8 +160,8 @@ class Engine:
             for (t, req), ck in zip(chunk, keys):
                 if ck in hits:
                     j = t.protocol.parse(req, hits[ck])
-                    j.cached = True
-                    self.store.commit(t.name, j, None, None)
+                    j.cached = True  # kept with its completion (text, log-probs, usage) as a fresh one is
+                    self.store.commit(t.name, j, None, hits[ck])
                     self.stats.from_cache += 1
                     yield t, j, req
                 else:

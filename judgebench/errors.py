@@ -36,3 +36,7 @@ class MissingExtra(PluginError):
         if cause is not None:
             msg += f" ({type(cause).__name__}: {cause})"
         super().__init__(msg)
+
+
+class StorageError(JudgebenchError):
+    """A run store or cache that is damaged, or a disk that is full; names the file. Nothing is replaced."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sqlite3
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
@@ -20,9 +21,10 @@ from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
-from .store import RunStore, default_cache_path
+from .store import RunStore, default_cache_path, storage_failure
 from .task import TaskIndex
 from .types import BackendSpec, ItemResult, stable_hash
+from .validate import check_settings, read_yaml_mapping
 
 MANIFEST, CONFIG = "manifest.json", "config.yaml"
 
@@ -61,6 +63,23 @@ class RunConfig:
         d = dict(d)
         d["backend"] = BackendSpec.from_dict(d["backend"])
         return cls(**d)
+
+
+def read_run_config(path: Path) -> RunConfig:
+    """A run's saved config.yaml, checked field by field (a damaged file is a ConfigError naming it)."""
+    data = read_yaml_mapping(path, "run config")
+    where = f"run config {path}"
+    unknown = set(data) - {f.name for f in fields(RunConfig)}
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; restore the file or start another --run-dir")
+    for k in ("backend", "task"):
+        if k not in data:
+            raise ConfigError(f"{where}: field '{k}' is missing; restore the file or start another --run-dir")
+    if not isinstance(data["backend"], dict):
+        raise ConfigError(f"{where}: field 'backend': expected {{name: ..., model: ..., options: {{...}}}}, "
+                          f"got {data['backend']!r}")
+    check_settings(data, where)
+    return RunConfig.from_dict(data)
 
 
 @dataclass
@@ -127,8 +146,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_file = run_dir / CONFIG
     if cfg_file.exists():
-        old = yaml.safe_load(cfg_file.read_text())
-        if stable_hash(RunConfig.from_dict(old).identity(), 16) != config_hash:
+        if stable_hash(read_run_config(cfg_file).identity(), 16) != config_hash:
             raise ConfigError(f"{run_dir} holds a different run (its {CONFIG} differs); use --resume {run_dir} to "
                               f"continue it or choose another --run-dir")
     else:
@@ -137,6 +155,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
     backend = backend or build_backend(cfg.backend)
     contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
     store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
+    manifest: dict[str, Any] = {}
     try:
         task_info = {t.name: {"split": t.split, "data_hash": t.data_hash, "task_hash": t.task_hash(cfg.seed, cfg.mode),
                               "n_examples": len(t.examples), "skipped_invalid": t.skipped, "protocol": t.spec.protocol,
@@ -157,16 +176,18 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         try:
             stats = engine.run(tasks)
         finally:
-            store.put("backend_s", (store.get("backend_s", 0.0) or 0.0) + engine.stats.backend_s)
-            store.put("sent", (store.get("sent", 0) or 0) + engine.stats.sent)
-            store.put("wall_s", (store.get("wall_s", 0.0) or 0.0) + time.perf_counter() - t0)
-            manifest.update(_usage(store), status="stopped")
-            _write_manifest(run_dir, manifest)
+            _record_stop(store, engine, t0, run_dir, manifest)
         items = score_tasks(tasks, store)
         rows = summarize(items, task_aggs(tasks), group, subgroups)
         manifest.update(_usage(store), status="complete", summary=rows)
         _write_manifest(run_dir, manifest)
         return RunOutcome(run_dir, items, rows, stats, manifest)
+    except (sqlite3.Error, OSError) as e:
+        failure = storage_failure(store.path, e)
+        if failure is None:
+            raise
+        mark_failed(run_dir, manifest, str(failure))
+        raise failure from None
     finally:
         store.close()
         if own_backend:
@@ -208,6 +229,44 @@ def _manifest(cfg: RunConfig, backend: JudgeBackend, task_info: dict[str, Any], 
                                                  "info": backend.info()},
             "tasks": task_info, "seed": cfg.seed, "mode": cfg.mode, "versions": _versions(cfg.backend.name),
             "argv": sys.argv[1:]}
+
+
+def _record_stop(store: RunStore, engine: Engine, t0: float, run_dir: Path, manifest: dict[str, Any]) -> None:
+    """Add this session's time and sends to the run's totals and mark the manifest "stopped" (best effort on a full
+    disk or a damaged store: the error that stopped the run is the one reported)."""
+    try:
+        store.put("backend_s", (store.get("backend_s", 0.0) or 0.0) + engine.stats.backend_s)
+        store.put("sent", (store.get("sent", 0) or 0) + engine.stats.sent)
+        store.put("wall_s", (store.get("wall_s", 0.0) or 0.0) + time.perf_counter() - t0)
+        rate_stats = getattr(engine.backend, "rate_stats", None)  # hosted APIs: achieved rates, 429s (last session)
+        if callable(rate_stats):
+            store.put("rate_stats", rate_stats())
+        manifest.update(_usage(store), status="stopped")
+        _write_manifest(run_dir, manifest)
+    except (sqlite3.Error, OSError) as e:
+        if storage_failure(store.path, e) is None:
+            raise
+
+
+def mark_failed(run_dir: Path, manifest: dict[str, Any], error: str) -> None:
+    """Mark the manifest "failed" — rewritten when the disk allows it, else patched in place (no new blocks)."""
+    if manifest:  # else the run failed before its manifest was built: patch the one on disk, if any
+        manifest.update(status="failed", error=error)
+        try:
+            _write_manifest(run_dir, manifest)
+            return
+        except OSError:
+            (run_dir / (MANIFEST + ".tmp")).unlink(missing_ok=True)
+    try:
+        with open(run_dir / MANIFEST, "r+b") as f:
+            data = f.read()
+            for old in (b'"status": "running"', b'"status": "stopped"', b'"status": "complete"'):
+                if old in data:
+                    f.seek(data.index(old))
+                    f.write(b'"status": "failed"'.ljust(len(old)))
+                    break
+    except OSError:
+        pass
 
 
 def _write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Durable SQLite (WAL) run store plus the content-addressed judgment cache shared by all runs."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+from .errors import StorageError
 from .types import Completion, ItemResult, Judgment, Usage
 
 RUN_DB = "judgments.sqlite"
@@ -57,6 +59,38 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+def check(con: sqlite3.Connection, schema: str, path: Path) -> None:
+    """A quick integrity check of an existing database (milliseconds for a run's store)."""
+    res = [r[0] for r in con.execute(f"PRAGMA {schema}.quick_check(3)")]
+    if res != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(res))
+
+
+def is_disk_full(e: BaseException) -> bool:
+    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))) or \
+        (isinstance(e, sqlite3.Error) and "disk is full" in str(e))
+
+
+DAMAGED = ("malformed", "not a database", "disk i/o error", "file is not", "corrupt")
+
+
+def storage_failure(path: Path, e: BaseException) -> StorageError | None:
+    """A full disk or a damaged database met while a run writes (None for any other error)."""
+    if is_disk_full(e) or (isinstance(e, sqlite3.DatabaseError) and any(w in str(e).lower() for w in DAMAGED)):
+        return storage_error(path, e)
+    return None
+
+
+def storage_error(path: Path, e: BaseException, cache: bool = False) -> StorageError:
+    """The user-facing error for a failed store operation (one line naming the file)."""
+    if is_disk_full(e):
+        return StorageError(f"{path}: the disk is full ({e}); everything committed so far is kept: free some space "
+                            f"and re-run the same command to resume")
+    what = "the shared judgment cache (delete it to start an empty one)" if cache else \
+        "the run store (it is left as it is: restore it, or choose another --run-dir)"
+    return StorageError(f"{path}: damaged or not a judgebench database ({type(e).__name__}: {e}); {what}")
+
+
 def _dumps(v: Any) -> str | None:
     return None if v is None else json.dumps(v, ensure_ascii=False)
 
@@ -75,15 +109,27 @@ class RunStore:
     def __init__(self, run_dir: Path, cache_path: Path | None = None) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / RUN_DB
-        self.con = _connect(self.path)
-        self.con.executescript(_RUN_SCHEMA)
+        if self.path.exists() and self.path.stat().st_size == 0 and (run_dir / "manifest.json").exists():
+            raise StorageError(f"{self.path}: the run store is empty (0 bytes) although the run has started; it is "
+                               f"left as it is (not re-judged): restore it, or choose another --run-dir")
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self.con = _connect(self.path)
+            if existed:
+                check(self.con, "main", self.path)
+            self.con.executescript(_RUN_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise storage_error(self.path, e) from None
         self.cache_enabled = cache_path is not None
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)
-            _connect(cache_path).close()  # create the file in WAL mode
-            self.con.execute("ATTACH DATABASE ? AS cache", (str(cache_path),))
-            self.con.execute("PRAGMA cache.synchronous=NORMAL")
-            self.con.executescript(_CACHE_SCHEMA)
+            try:
+                _connect(cache_path).close()  # create the file in WAL mode
+                self.con.execute("ATTACH DATABASE ? AS cache", (str(cache_path),))
+                self.con.execute("PRAGMA cache.synchronous=NORMAL")
+                self.con.executescript(_CACHE_SCHEMA)
+            except sqlite3.DatabaseError as e:
+                raise storage_error(cache_path, e, cache=True) from None
 
     # -- key/value facts about the run ---------------------------------------------------------------
     def get(self, k: str, default: Any = None) -> Any:

@@ -28,6 +28,7 @@ class TaskLoader(abc.ABC):
         self.options = options
         self.skip_invalid = False
         self.skipped: list[dict[str, Any]] = []
+        self.position: tuple[str, int | str] | None = None  # (file, row) of the example being read, when known
 
     @abc.abstractmethod
     def load(self, split: str) -> Iterable[Example]:
@@ -115,6 +116,8 @@ def _read_yaml(path: Path) -> dict[str, Any] | None:
     """A task definition, or None for a YAML file that is not one (no name + loader/group/extends)."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}); re-save the task file as UTF-8") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
     if not isinstance(data, dict) or "name" not in data or not {"loader", "group", "extends"} & set(data):
@@ -208,12 +211,15 @@ class TaskIndex:
         return [*self.subgroups(name), (spec.name, spec.aggregate, [t.name for t in self.expand(name)])]
 
 
-def iter_examples(loader: TaskLoader, split: str, limit: int | None = None) -> Iterator[Example]:
-    ids: set[str] = set()
+def iter_examples(loader: TaskLoader, split: str, limit: int | None = None, origin: str = "") -> Iterator[Example]:
+    """The loader's examples (the first ``limit``); a repeated id is a DataError naming the file and both rows
+    (``origin`` names the data when the loader does not report positions)."""
+    first: dict[str, int | str | None] = {}
     for i, ex in enumerate(loader.load(split)):
         if limit is not None and i >= limit:
             return
-        if ex.id in ids:
-            raise DataError(type(loader).__name__, ex.id, "id", f"duplicate example id '{ex.id}'")
-        ids.add(ex.id)
+        source, row = loader.position or (origin or type(loader).__name__, i + 1)
+        if ex.id in first:
+            raise DataError(source, row, "id", f"duplicate example id '{ex.id}' (first at row {first[ex.id]})")
+        first[ex.id] = row
         yield ex

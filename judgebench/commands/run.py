@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..cli import add_backend_args, parse_backend_spec
 from ..errors import ConfigError
 
@@ -46,22 +44,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):  # -> RunConfig
-    from ..runner import CONFIG, RunConfig
+    from ..runner import CONFIG, RunConfig, read_run_config
+    from ..validate import check_flags, check_settings, read_yaml_mapping
 
+    check_flags(args)
     if args.resume:
         f = Path(args.resume) / CONFIG
         if not f.exists():
             raise ConfigError(f"--resume {args.resume}: no {CONFIG} there")
-        return RunConfig.from_dict(yaml.safe_load(f.read_text())), Path(args.resume)
+        return read_run_config(f), Path(args.resume)
     base: dict[str, Any] = {}
     if args.config:
-        try:
-            base = yaml.safe_load(Path(args.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"--config {args.config}: {e}") from None
+        base = read_yaml_mapping(Path(args.config), "--config")
         unknown = set(base) - set(RUN_FLAGS) - {"backend", "backend_opt", "include_paths", "cache"}
         if unknown:
             raise ConfigError(f"--config {args.config}: unknown keys {sorted(unknown)}")
+        check_settings(base, f"--config {args.config}")
     merged = {k: base.get(k, default) for k, default in RUN_FLAGS.items()}
     for k in RUN_FLAGS:
         v = getattr(args, k, None)
@@ -79,11 +77,15 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
         spec = parse_backend_spec(str(backend), [*base.get("backend_opt", []), *args.backend_opt])
     cfg = RunConfig(backend=spec, task=merged["task"], split=merged["split"], seed=merged["seed"],
                     limit=merged["limit"], mode=merged["mode"],
-                    include_paths=list(merged["include_path"] or base.get("include_paths") or []),
+                    include_paths=_paths(merged["include_path"] or base.get("include_paths")),
                     skip_invalid=bool(merged["skip_invalid"]), max_cost=merged["max_cost"],
                     batch_size=merged["batch_size"], cache=not args.no_cache and base.get("cache", True),
                     ids_file=merged["ids_file"], allow_contaminated=bool(merged["allow_contaminated"]))
     return cfg, (Path(args.run_dir) if args.run_dir else None)
+
+
+def _paths(v: Any) -> list[str]:
+    return [v] if isinstance(v, str) else list(v or [])
 
 
 def run(args: argparse.Namespace) -> int:

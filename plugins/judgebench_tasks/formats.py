@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -18,8 +19,33 @@ SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv")
 Reject = Callable[[str, "int | str", str, str], None]
 
 
-def _open_text(p: Path):
-    return gzip.open(p, "rt", encoding="utf-8") if p.name.endswith(".gz") else p.open(encoding="utf-8")
+def _open_bytes(p: Path):
+    return gzip.open(p, "rb") if p.name.endswith(".gz") else p.open("rb")
+
+
+def read_text(p: Path) -> str:
+    """A whole data file as text; bytes that are not UTF-8 are a ConfigError naming the file, line and offset."""
+    with _open_bytes(p) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{p}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                          f"re-save the file as UTF-8") from None
+
+
+def lines(p: Path, reject: Reject) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every non-blank line; a line that is not UTF-8 goes to ``reject``."""
+    with _open_bytes(p) as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                reject(str(p), n, "(line)", f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})")
+                continue
+            if line.strip():
+                yield n, line
 
 
 def data_files(p: Path) -> list[Path]:
@@ -36,25 +62,21 @@ def read_file(p: Path, reject: Reject) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, row) for every row of one file; a line that is not JSON goes to ``reject``."""
     name = p.name
     if name.endswith((".jsonl", ".jsonl.gz")):
-        with _open_text(p) as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    reject(str(p), n, "(line)", f"not valid JSON: {e}")
-                    continue
-                if not isinstance(row, dict):
-                    reject(str(p), n, "(line)", f"expected a JSON object, got {type(row).__name__}")
-                    continue
-                yield n, row
-    elif name.endswith((".json", ".json.gz")):
-        with _open_text(p) as f:
+        for n, line in lines(p, reject):
             try:
-                data = json.load(f)
+                row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ConfigError(f"{p}: not valid JSON: {e}") from None
+                reject(str(p), n, "(line)", f"not valid JSON: {e}")
+                continue
+            if not isinstance(row, dict):
+                reject(str(p), n, "(line)", f"expected a JSON object, got {type(row).__name__}")
+                continue
+            yield n, row
+    elif name.endswith((".json", ".json.gz")):
+        try:
+            data = json.loads(read_text(p))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{p}: not valid JSON: {e}") from None
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
             if len(lists) != 1:
@@ -74,8 +96,7 @@ def read_file(p: Path, reject: Reject) -> Iterator[tuple[int, dict[str, Any]]]:
             raise MissingExtra("reading parquet", "data", e) from None
         yield from enumerate(pq.read_table(p).to_pylist(), 1)
     elif name.endswith(".csv"):
-        with _open_text(p) as f:
-            yield from enumerate(csv.DictReader(f), 1)
+        yield from enumerate(csv.DictReader(io.StringIO(read_text(p), newline="")), 1)
     else:
         raise ConfigError(f"{p}: unknown data format; use one of {', '.join(SUFFIXES)}")
 
@@ -155,6 +176,7 @@ class RowLoader(TaskLoader):
 
     def load(self, split: str) -> Iterator[Example]:
         for k, (source, n, row) in enumerate(self.src.rows(split)):
+            self.position = (source, n)
             ex = self.to_example(source, n, row, k)
             if ex is not None:
                 yield ex

@@ -24,11 +24,14 @@ YAML ``source`` options::
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from judgebench import ConfigError, Example, MissingExtra, TaskLoader
+
+from .formats import lines, read_text
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 
@@ -57,9 +60,9 @@ class PairsLoader(TaskLoader):
         self.label_format, self.label_map, self.category = label_format, label_map, category
 
     # -- reading ---------------------------------------------------------------------------------
-    def rows(self, split: str) -> tuple[str, Iterable[dict[str, Any]]]:
+    def rows(self, split: str) -> tuple[str, Iterable[tuple[int, dict[str, Any]]]]:
         if self.hf is not None:
-            return self.hf, self._hf_rows(split)
+            return self.hf, enumerate(self._hf_rows(split), 1)
         p = self.resolve(self.path.replace("{split}", split))  # type: ignore[union-attr]
         if not p.exists():
             raise ConfigError(f"pairs loader: data file {p} does not exist (split '{split}')")
@@ -70,44 +73,45 @@ class PairsLoader(TaskLoader):
             raise ConfigError(f"pairs loader: {p}: unknown format '{fmt}'; use one of {FORMATS}")
         return str(p), getattr(self, f"_read_{fmt}")(p)
 
-    @staticmethod
-    def _open(p: Path):
-        if p.suffix == ".gz":
-            import gzip
-            return gzip.open(p, "rt", encoding="utf-8")
-        return p.open(encoding="utf-8")
-
     def _read_jsonl(self, p: Path) -> Iterator[dict[str, Any]]:
-        with self._open(p) as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as e:
-                    self.reject(str(p), n, "(line)", f"not valid JSON: {e}")
-                    yield {}
+        for n, line in lines(p, self.reject):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                self.reject(str(p), n, "(line)", f"not valid JSON: {e}")
+                continue
+            if not isinstance(row, dict):
+                self.reject(str(p), n, "(line)", f"expected a JSON object, got {type(row).__name__}")
+                continue
+            yield n, row
 
-    def _read_json(self, p: Path) -> list[dict[str, Any]]:
-        with self._open(p) as f:
-            data = json.load(f)
+    def _read_json(self, p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            data = json.loads(read_text(p))
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{p}: not valid JSON: {e}") from None
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
             if len(lists) != 1:
                 raise ConfigError(f"pairs loader: {p}: expected a JSON list of rows (or an object holding one list)")
             data = lists[0]
-        return data
+        if not isinstance(data, list):
+            raise ConfigError(f"pairs loader: {p}: expected a JSON list of rows")
+        for n, row in enumerate(data, 1):
+            if not isinstance(row, dict):
+                self.reject(str(p), n, "(row)", f"expected a JSON object, got {type(row).__name__}")
+                continue
+            yield n, row
 
-    def _read_csv(self, p: Path) -> Iterator[dict[str, Any]]:
-        with self._open(p) as f:
-            yield from csv.DictReader(f)
+    def _read_csv(self, p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        yield from enumerate(csv.DictReader(io.StringIO(read_text(p), newline="")), 1)
 
-    def _read_parquet(self, p: Path) -> list[dict[str, Any]]:
+    def _read_parquet(self, p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             import pyarrow.parquet as pq
         except ImportError as e:
             raise MissingExtra("reading parquet", "data", e) from None
-        return pq.read_table(p).to_pylist()
+        return enumerate(pq.read_table(p).to_pylist(), 1)
 
     def _hf_rows(self, split: str) -> Iterable[dict[str, Any]]:
         try:
@@ -128,9 +132,8 @@ class PairsLoader(TaskLoader):
     # -- mapping ---------------------------------------------------------------------------------
     def load(self, split: str) -> Iterator[Example]:
         source, rows = self.rows(split)
-        for n, row in enumerate(rows, 1):
-            if not row:
-                continue  # a line already rejected as invalid JSON (only reachable with --skip-invalid)
+        for n, row in rows:
+            self.position = (source, n)
             ex = self.to_example(source, n, row)
             if ex is not None:
                 yield ex
@@ -185,6 +188,10 @@ class PairsLoader(TaskLoader):
 
     def _labels(self, source: str, n: int, raw: Any, cands: list[str]) -> tuple[int, ...]:
         where = self.fields["label"]
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            self.reject(source, n, where, f"label {raw!r} is not a candidate index or a label_map key "
+                                          f"(true/false and fractions are refused, not rounded)")
+            raise _Skip
         if self.label_map is not None:
             key = raw if raw in self.label_map else str(raw)
             if key not in self.label_map:
@@ -196,7 +203,7 @@ class PairsLoader(TaskLoader):
             idx = [i for i, c in enumerate(cands) if c == raw]
         else:
             try:
-                idx = [int(raw) - (1 if self.label_format == "index1" else 0)]
+                idx = [int(raw.strip() if isinstance(raw, str) else raw) - (1 if self.label_format == "index1" else 0)]
             except (TypeError, ValueError):
                 self.reject(source, n, where, f"label {raw!r} is not an integer")
                 raise _Skip from None
