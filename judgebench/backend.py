@@ -2,12 +2,31 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 from typing import Any, Iterator, Sequence
 
 from .types import Completion, JudgeRequest, stable_hash
 
 GENERATE = "generate"
 CHOICE_LOGPROBS = "choice_logprobs"
+
+_DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("judgebench_dry_run", default=False)
+
+
+@contextlib.contextmanager
+def dry_run() -> Iterator[None]:
+    """Backends built inside this block will send nothing (``judgebench estimate``): they need no API key."""
+    token = _DRY_RUN.set(True)
+    try:
+        yield
+    finally:
+        _DRY_RUN.reset(token)
+
+
+def is_dry_run() -> bool:
+    """True while a backend is being built only to count tokens and look up prices."""
+    return _DRY_RUN.get()
 
 
 class JudgeBackend(abc.ABC):
@@ -47,6 +66,14 @@ class JudgeBackend(abc.ABC):
     def fingerprint(self) -> str:
         """Identity of the judge for cache keys: model id, weights/adapter digest and options."""
         return stable_hash({"backend": type(self).__qualname__, "model": self.model, "options": self.options})
+
+    @classmethod
+    def endpoint(cls, model: str | None, options: dict[str, Any]) -> dict[str, Any]:
+        """What decides which server answers besides the options: e.g. a base URL, organisation, project or API
+        version read from the environment.  It enters the run's identity (run directory, config), the fingerprint
+        (cache key) and the manifest, so pointing the same command elsewhere never reuses another judge's
+        verdicts.  Must never contain credentials.  Default: nothing (local judges)."""
+        return {}
 
     def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
         """Yield ``(index into requests, completion)`` pairs, in any order."""

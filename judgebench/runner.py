@@ -143,17 +143,24 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
     subgroups = index.subgroups(cfg.task)
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
-    run_dir.mkdir(parents=True, exist_ok=True)
     cfg_file = run_dir / CONFIG
     if cfg_file.exists():
         if stable_hash(read_run_config(cfg_file).identity(), 16) != config_hash:
             raise ConfigError(f"{run_dir} holds a different run (its {CONFIG} differs); use --resume {run_dir} to "
                               f"continue it or choose another --run-dir")
-    else:
-        cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     own_backend = backend is None
     backend = backend or build_backend(cfg.backend)
-    contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
+    try:
+        contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
+    except BaseException:
+        if own_backend:
+            backend.close()
+        raise
+    # the run directory appears once the task and the backend are ready: a run that fails to start leaves no
+    # folder holding only config.yaml behind (which globs such as runs/llmbar__* would then pick up)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg_file.exists():
+        cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
     manifest: dict[str, Any] = {}
     try:

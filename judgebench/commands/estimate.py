@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..backend import dry_run
     from ..engine import estimate_tokens, pending_requests, prepare_tasks
     from ..runner import build_backend
     from ..store import RunStore
@@ -28,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     cfg, run_dir = config_from_args(args)
     tasks = prepare_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit, seed=cfg.seed,
                           mode=cfg.mode, skip_invalid=cfg.skip_invalid)
-    backend = build_backend(cfg.backend)
+    with dry_run():  # nothing is sent: an API backend needs no key here
+        backend = build_backend(cfg.backend)
     try:
         done: dict[str, str] = {}
         if run_dir and Path(run_dir).exists():
@@ -48,7 +50,20 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         for k, v in out.items():
-            print(f"{k:>24}: {v}")
+            print(f"{k:>24}: {format_figure(k, v)}")
         if cost is None:
             print("(no prices known for this backend; set input_per_mtok/output_per_mtok)")
     return 0
+
+
+def format_figure(key: str, value: object) -> str:
+    """Money as $0.0474, counts with thousands separators (12,345), prices per million tokens as $0.15 / $0.60."""
+    if value is None:
+        return "unknown"
+    if key.endswith("_usd") and isinstance(value, (int, float)):
+        return f"${value:,.4f}" if value < 1000 else f"${value:,.2f}"
+    if key == "usd_per_mtok" and isinstance(value, (list, tuple)):
+        return " / ".join(f"${float(x):g}" for x in value) + " per million tokens (input / output)"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" + (" tokens" if key.endswith("_tokens") else "")
+    return str(value)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from judgebench.backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
+from judgebench.backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend, is_dry_run
 from judgebench.errors import ConfigError
 from judgebench.types import Completion, JudgeRequest, Usage, stable_hash
 
@@ -72,7 +72,7 @@ class ApiBackend(JudgeBackend):
     def _resolve_key(self, explicit: bool) -> KeySource:
         name = self.opts.api_key_env
         found = resolve_key(name)
-        if found.key is None and name and (explicit or self.opts.base_url is None):
+        if found.key is None and name and (explicit or self.opts.base_url is None) and not is_dry_run():
             raise ConfigError(f"backend '{self.plugin}': no API key: set the environment variable {name} or add "
                               f"{name} = \"...\" to {describe_credentials_location()}")
         return found
