@@ -10,8 +10,24 @@ from .types import (TIE, BackendSpec, Completion, Example, ItemResult, JudgeRequ
 
 __version__ = "0.1.0"
 
+#: the rest of the public plugin API (see judgebench.plugin), imported on first use so that `import judgebench`
+#: stays light: e.g. ``from judgebench import Protocol, build_backend, resolve_tasks, seeded_rng``
+_LAZY = ("BACKEND_FILE", "BudgetGate", "CHOICE", "COMMANDS_GROUP", "LETTERS", "PROVENANCE", "Protocol",
+         "ResolvedTasks", "as_bool", "build_backend", "cost_usd", "estimate_cost", "example_digest", "load_plugin",
+         "parse_backend_spec", "parse_options", "read_backend_file", "read_ids", "resolve_tasks", "seeded_rng",
+         "stable_hash", "write_backend_file")
+
+
+def __getattr__(name: str):  # PEP 562
+    if name in _LAZY:
+        from . import plugin
+
+        return getattr(plugin, name)
+    raise AttributeError(f"module 'judgebench' has no attribute {name!r}")
+
 __all__ = [
     "BackendSpec", "BudgetExceeded", "CHOICE_LOGPROBS", "Completion", "ConfigError", "DataError", "Example",
     "GENERATE", "ItemResult", "JudgeBackend", "JudgeRequest", "JudgebenchError", "Judgment", "Message",
     "MissingExtra", "PluginError", "SamplingParams", "TIE", "TaskLoader", "TaskSpec", "Tuner", "Usage", "__version__",
+    *_LAZY,
 ]

@@ -8,59 +8,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-import yaml
-
-from .errors import ConfigError, JudgebenchError
-from .types import BackendSpec
+from .errors import JudgebenchError
+# moved to .specs (part of the public plugin API); kept here for old imports
+from .specs import (BACKEND_FILE, add_backend_args, backend_from_args, backend_spec_from_args,  # noqa: F401
+                    parse_backend_spec)
 
 COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "serve", "tune", "export-lm-eval")
-BACKEND_FILE = "backend.yaml"
-
-
-def parse_backend_spec(spec: str, opts: Sequence[str] = ()) -> BackendSpec:
-    """``NAME``, ``NAME:MODEL`` or a directory/file holding a ``backend.yaml`` (a tuned judge)."""
-    options: dict[str, Any] = {}
-    p = Path(spec)
-    if (p.is_dir() and (p / BACKEND_FILE).exists()) or (p.is_file() and p.suffix in (".yaml", ".yml")):
-        f = p / BACKEND_FILE if p.is_dir() else p
-        data = yaml.safe_load(f.read_text()) or {}
-        if "name" not in data:
-            raise ConfigError(f"{f}: a backend spec file needs 'name' (and optionally 'model', 'options')")
-        base = BackendSpec.from_dict(data)
-        name, model, options = base.name, base.model, dict(base.options)
-    elif p.is_dir():
-        raise ConfigError(f"--backend {spec}: directory has no {BACKEND_FILE}")
-    else:
-        name, _, model_s = spec.partition(":")
-        model = model_s or None
-        if not name:
-            raise ConfigError(f"--backend {spec!r}: expected NAME[:MODEL]")
-    for o in opts:
-        k, eq, v = o.partition("=")
-        if not eq or not k:
-            raise ConfigError(f"--backend-opt {o!r}: expected KEY=VALUE")
-        options[k] = yaml.safe_load(v) if v else ""
-    return BackendSpec(name=name, model=model, options=options)
-
-
-def add_backend_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--backend", "-b", required=required, default=None,
-                   help="NAME[:MODEL] (e.g. baseline:longer, hf:smollm2, openai:gpt-4o) or a tuned judge's directory")
-    p.add_argument("--backend-opt", "-o", action="append", default=[], metavar="KEY=VALUE",
-                   help="backend option (repeatable); VALUE is read as YAML")
-
-
-def backend_spec_from_args(args: argparse.Namespace) -> BackendSpec:
-    return parse_backend_spec(args.backend, args.backend_opt)
-
-
-def backend_from_args(args: argparse.Namespace):  # -> JudgeBackend
-    from .runner import build_backend
-
-    return build_backend(backend_spec_from_args(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except JudgebenchError as e:
-        print(f"judgebench {args.command}: error: {e}", file=sys.stderr)
+        from .redact import redact_text
+
+        print(f"judgebench {args.command}: error: {redact_text(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print(f"judgebench {args.command}: interrupted; everything judged so far is saved (resume with the same "

@@ -1,7 +1,6 @@
 """The run engine: expand examples into requests, skip what is stored, judge the rest, commit each, score."""
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +8,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from . import registry
 from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
+# moved to .costs (the one cost model); kept here for old imports
+from .costs import NO_PRICES, BudgetGate, budget_message, estimate_cost, estimate_tokens  # noqa: F401
 from .errors import BudgetExceeded, ConfigError
 from .protocols import CHOICE, Protocol
 from .store import RunStore
@@ -210,60 +211,6 @@ class Engine:
             self.stats.stopped_for_budget = True
             raise BudgetExceeded(budget_message(self.stats.spent_usd, f"the next {len(reqs)} requests", expected,
                                                 self.max_cost))
-
-
-NO_PRICES = "--max-cost needs prices: this backend reports none (set input_per_mtok/output_per_mtok)"
-
-
-def budget_message(spent: float, what: str, expected: float, max_cost: float) -> str:
-    return (f"stopped before crossing the budget: spent ${spent:.4f}, {what} may cost up to ${expected:.4f}, "
-            f"--max-cost is ${max_cost:.4f}. Everything judged so far is saved; resume with a higher --max-cost.")
-
-
-class BudgetGate:
-    """``--max-cost`` for an incremental backend, request by request: a request starts only if what was spent,
-    plus the most that the requests still in flight may cost, plus the most it may cost stays within the budget.
-
-    ``admit`` runs on the backend's thread and ``settle`` on the engine's (hence the lock); once a request is
-    refused none after it starts, so a run stops cleanly and resumes where it stopped."""
-
-    def __init__(self, backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str, max_cost: float,
-                 spent: float) -> None:
-        if backend.prices() is None:
-            raise ConfigError(NO_PRICES)
-        self.expected = [estimate_cost(backend, [r], mode) or 0.0 for r in reqs]
-        self.max_cost, self.spent, self.reserved = max_cost, spent, 0.0
-        self.refused: float | None = None  # the expected cost of the first request refused
-        self._lock = threading.Lock()
-
-    def admit(self, i: int) -> bool:
-        with self._lock:
-            if self.refused is None and self.spent + self.reserved + self.expected[i] <= self.max_cost:
-                self.reserved += self.expected[i]
-                return True
-            if self.refused is None:
-                self.refused = self.expected[i]
-            return False
-
-    def settle(self, i: int, cost: float) -> None:
-        with self._lock:
-            self.reserved -= self.expected[i]
-            self.spent += cost
-
-
-def estimate_tokens(backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str = GENERATE) -> tuple[int, int]:
-    """(prompt tokens, maximum completion tokens) for these requests."""
-    prompt = sum(backend.count_tokens("\n".join(m.content for m in r.messages) + r.answer_prefix) for r in reqs)
-    completion = len(reqs) if mode == CHOICE else sum(r.sampling.max_tokens for r in reqs)
-    return prompt, completion
-
-
-def estimate_cost(backend: JudgeBackend, reqs: Sequence[JudgeRequest], mode: str = GENERATE) -> float | None:
-    prices = backend.prices()
-    if prices is None:
-        return None
-    p, c = estimate_tokens(backend, reqs, mode)
-    return (p * prices[0] + c * prices[1]) / 1e6
 
 
 def score_tasks(tasks: Sequence[PreparedTask], store: RunStore) -> list[ItemResult]:

@@ -21,6 +21,7 @@ from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
+from .specs import build_backend  # noqa: F401  (moved to the public plugin API; kept here for old imports)
 from .store import RunStore, default_cache_path, storage_failure
 from .task import TaskIndex
 from .types import BackendSpec, ItemResult, stable_hash
@@ -89,14 +90,6 @@ class RunOutcome:
     rows: list[dict[str, Any]]
     stats: EngineStats
     manifest: dict[str, Any]
-
-
-def build_backend(spec: BackendSpec) -> JudgeBackend:
-    cls = registry.load("backend", spec.name)
-    try:
-        return cls(model=spec.model, **dict(spec.options))
-    except TypeError as e:
-        raise ConfigError(f"backend '{spec.name}': bad options {dict(spec.options)}: {e}") from None
 
 
 def _versions(backend_name: str) -> dict[str, str]:

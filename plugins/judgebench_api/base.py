@@ -6,9 +6,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from judgebench.backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend, is_dry_run
-from judgebench.errors import ConfigError
-from judgebench.types import Completion, JudgeRequest, Usage, stable_hash
+from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
+from judgebench.plugin import is_dry_run, stable_hash
 
 from . import aio
 from .chat import BodyError, NoLogprobs, Parsed, parse_response, request_kwargs

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from judgebench.backend import JudgeBackend
-from judgebench.errors import JudgebenchError
-from judgebench.types import Completion, JudgeRequest
+from judgebench import Completion, JudgeBackend, JudgebenchError, JudgeRequest
 
 Pending = tuple[JudgeRequest, str, "asyncio.Future[Completion]"]
 

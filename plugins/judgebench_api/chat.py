@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgebench.backend import CHOICE_LOGPROBS
-from judgebench.types import JudgeRequest
+from judgebench import CHOICE_LOGPROBS, JudgeRequest
 
 from .options import ApiOptions
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from judgebench.errors import ConfigError
+from judgebench import ConfigError
 
 CREDENTIALS_ENV = "JUDGEBENCH_CREDENTIALS"
 FILE_NAMES = ("credentials.toml", "credentials.yaml", "credentials.yml")

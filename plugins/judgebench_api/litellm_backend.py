@@ -6,7 +6,7 @@ import inspect
 import os
 from typing import Any, ClassVar
 
-from judgebench.errors import ConfigError, MissingExtra
+from judgebench import ConfigError, MissingExtra
 
 from .base import ApiBackend
 from .credentials import KeySource, describe_credentials_location, read_credentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from judgebench.errors import MissingExtra
+from judgebench import MissingExtra
 
 from .base import ATTEMPTS, ApiBackend
 from .retrying import Attempts

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from judgebench.errors import ConfigError
+from judgebench import ConfigError
 
 PREFIX_MODES = ("assistant", "user", "ignore")
 MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from judgebench.errors import MissingExtra
+from judgebench import MissingExtra
 
 from .chat import BodyError, field
 

@@ -8,8 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from judgebench.backend import JudgeBackend
-from judgebench.errors import MissingExtra
+from judgebench import JudgeBackend, MissingExtra
 
 from .batcher import Batcher
 from .wire import WireError, to_judge_request, to_response

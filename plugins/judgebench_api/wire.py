@@ -5,14 +5,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from judgebench.backend import CHOICE_LOGPROBS, GENERATE
-from judgebench.types import (
-    Completion,
-    JudgeRequest,
-    Message,
-    SamplingParams,
-    stable_hash,
-)
+from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeRequest, Message, SamplingParams
+from judgebench.plugin import stable_hash
 
 DEFAULT_MAX_TOKENS = 256
 

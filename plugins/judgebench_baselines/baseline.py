@@ -10,7 +10,7 @@ import random
 from typing import Any, Sequence
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
-from judgebench.types import stable_hash
+from judgebench.plugin import stable_hash
 
 KINDS = ("random", "longer", "shorter")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from judgebench import GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
-from judgebench.types import stable_hash
+from judgebench.plugin import stable_hash
 
 
 class ScriptedBackend(JudgeBackend):

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 
 import yaml
 
-from judgebench.errors import ConfigError, MissingExtra
-from judgebench.types import stable_hash
+from judgebench import ConfigError, MissingExtra
+from judgebench.plugin import stable_hash
 
 LEVELS = ("verdict", "response")
 #: the seed recipe: LoRA, learning rate 5e-6, 3 epochs, beta 0.1

@@ -6,9 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
-from judgebench.errors import ConfigError
-from judgebench.protocols import seeded_rng
-from judgebench.types import TIE, Example, JudgeRequest
+from judgebench import TIE, ConfigError, Example, JudgeRequest
+from judgebench.plugin import seeded_rng
 
 #: turns a judge request into the exact prompt text the backend scores: chat template + answer prefix
 #: (None when the request cannot be rendered within the training length; the renderer records why)

@@ -10,9 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
-from judgebench.contamination import PROVENANCE, example_digest
-from judgebench.errors import ConfigError
-from judgebench.types import Example, stable_hash
+from judgebench import ConfigError, Example
+from judgebench.plugin import PROVENANCE, example_digest, stable_hash
 
 LIBRARIES = ("judgebench", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "tokenizers")
 

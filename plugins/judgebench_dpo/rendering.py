@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from judgebench import registry
-from judgebench.errors import ConfigError
-from judgebench.types import BackendSpec, JudgeRequest
+from judgebench import BackendSpec, ConfigError, JudgeRequest
+from judgebench.plugin import build_backend, load_plugin
 
 
 @dataclass
@@ -48,9 +47,7 @@ def load_base(spec: BackendSpec) -> BaseJudge:
     if spec.name != "hf":
         raise ConfigError(f"the dpo tuner trains a local transformers model: use --base hf:<smollm2 | dir | hub id>, "
                           f"not {spec.label()!r}")
-    from judgebench.runner import build_backend
-
-    registry.load("backend", "hf")  # a missing [hf] extra is reported here, by name
+    load_plugin("backend", "hf")  # a missing [hf] extra is reported here, by name
     return BaseJudge(build_backend(spec))
 
 

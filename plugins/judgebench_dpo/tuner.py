@@ -5,18 +5,14 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
-
-from judgebench.errors import ConfigError
-from judgebench.tuner import Tuner
-from judgebench.types import BackendSpec, Example
+from judgebench import BackendSpec, ConfigError, Example, Tuner
+from judgebench.plugin import BACKEND_FILE, write_backend_file
 
 from . import provenance
 from .config import TuneConfig, build_dpo_config, build_lora_config, import_trl_peft, load_config
 from .pairs import PairSet, build_pairs
 from .rendering import Renderer, load_base
 
-BACKEND_FILE = "backend.yaml"
 CHECKPOINTS = "checkpoints"
 Part = tuple[Sequence[Example], Any]  # (examples, the protocol that renders them)
 
@@ -68,7 +64,7 @@ class DPOTuner(Tuner):
             trainer.save_model(str(out_dir))  # rank 0 only, by the trainer itself
             if main:
                 judge.tokenizer.save_pretrained(str(out_dir))
-                (out_dir / BACKEND_FILE).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False))
+                write_backend_file(out_dir, spec)
                 record.update(status="complete", resumed_from=resume, global_step=trainer.state.global_step,
                               train_metrics=dict(result.metrics), log_history=trainer.state.log_history,
                               dpo_args=json.loads(dpo_args.to_json_string()))
@@ -116,7 +112,7 @@ def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: A
         from datasets import Dataset
         from transformers import PrinterCallback
     except ImportError as e:
-        from judgebench.errors import MissingExtra
+        from judgebench import MissingExtra
         raise MissingExtra("tuner 'dpo'", "tune", e) from None
     if quiet:
         from datasets.utils.logging import disable_progress_bar

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
-from judgebench.types import stable_hash
+from judgebench.plugin import stable_hash
 
 from .batching import length_batches
 from .choices import ChoicePlan, PlanCache, row_dists

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from judgebench.types import stable_hash
+from judgebench.plugin import stable_hash
 
 CACHE_FILE = ".judgebench-digest.json"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.gguf")

@@ -5,7 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from judgebench import ConfigError, trust
+from judgebench import ConfigError
+from judgebench.plugin import resolve_trust_remote_code
 
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16", "half": "float16"}
@@ -63,7 +64,7 @@ class HFOptions:
         for key in ("trust_remote_code", "prefix_sharing"):
             if key in kw:
                 kw[key] = as_bool(who, key, kw[key])
-        kw["trust_remote_code"] = trust.resolve(who, bool(kw.get("trust_remote_code", False)))  # flag only
+        kw["trust_remote_code"] = resolve_trust_remote_code(who, bool(kw.get("trust_remote_code", False)))  # flag only
         if "dtype" in kw:
             d = str(kw["dtype"]).lower().replace("torch.", "")
             if d != "auto" and d not in DTYPES:

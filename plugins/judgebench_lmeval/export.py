@@ -20,9 +20,8 @@ from typing import Any, Sequence
 
 import yaml
 
-from judgebench import TIE
-from judgebench.engine import prepare_tasks
-from judgebench.errors import ConfigError
+from judgebench import TIE, ConfigError
+from judgebench.plugin import resolve_tasks
 
 LM_EVAL_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -66,7 +65,7 @@ def export_task(task: str, out: Path, *, split: str | None = None, seed: int = 0
                 prefix: str = "judgebench") -> dict[str, Any]:
     """Write ``<name>.jsonl`` and ``<name>.yaml`` for every leaf task (and a group YAML for a group) into ``out``;
     returns a manifest (tasks, docs, requests left out by reason)."""
-    tasks = prepare_tasks(task, split=split, seed=seed, limit=limit, include_paths=include_paths, ids=ids)
+    tasks = resolve_tasks(task, split=split, seed=seed, limit=limit, include_paths=include_paths, ids=ids).tasks
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {"task": task, "seed": seed, "split": split, "tasks": {}}
     names = []

@@ -18,11 +18,8 @@ import lm_eval.models  # noqa: F401  (lm-eval fills its registry lazily only whi
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from judgebench import CHOICE_LOGPROBS, JudgeRequest, Message, SamplingParams
-from judgebench.cli import parse_backend_spec
-from judgebench.errors import ConfigError
-from judgebench.runner import build_backend
-from judgebench.types import stable_hash
+from judgebench import CHOICE_LOGPROBS, ConfigError, JudgeRequest, Message, SamplingParams
+from judgebench.plugin import build_backend, parse_backend_spec, stable_hash
 
 LM_EVAL_ARGS = ("batch_size", "max_batch_size", "device")  # passed by lm-eval to every model; not used here
 

@@ -26,7 +26,7 @@ import re
 from typing import Any, Sequence
 
 from judgebench import ConfigError, Example, ItemResult, JudgeRequest, Judgment
-from judgebench.protocols import CHOICE, GENERATE, LETTERS, Protocol, seeded_rng
+from judgebench.plugin import CHOICE, GENERATE, LETTERS, Protocol, seeded_rng
 
 from .rb2_prompts import (FOUR_WAY_TEMPLATES, LOGPROB_PREFIX, RATING_LOGPROB_PREFIX, RATING_TEMPLATES,
                           RATING_TIES_TEMPLATES)

@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 from judgebench import (CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, MissingExtra,
                         Usage)
-from judgebench.types import stable_hash
+from judgebench.plugin import stable_hash
 from judgebench_hf.backend import HFBackend
 from judgebench_hf.choices import ChoicePlan, PlanCache
 from judgebench_hf.generation import eos_ids

@@ -5,7 +5,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from judgebench import ConfigError, trust
+from judgebench import ConfigError
+from judgebench.plugin import resolve_trust_remote_code
 from judgebench_hf.options import DTYPES, as_bool
 
 WHO = "backend 'vllm'"
@@ -58,7 +59,7 @@ class VLLMOptions:
         for key in ("enable_prefix_caching", "enforce_eager", "trust_remote_code"):
             if key in kw:
                 kw[key] = as_bool(who, key, kw[key])
-        kw["trust_remote_code"] = trust.resolve(who, bool(kw.get("trust_remote_code", False)))  # flag only
+        kw["trust_remote_code"] = resolve_trust_remote_code(who, bool(kw.get("trust_remote_code", False)))  # flag only
         if "gpu_memory_utilization" in kw:
             v = kw["gpu_memory_utilization"]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) <= 1:
