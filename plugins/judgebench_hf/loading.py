@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from judgebench import ConfigError, MissingExtra
+from judgebench.hub import near, offline, offline_reason
 
 from .digest import weights_digest
-from .embedded import HUB_ID, ensure_smollm2, is_alias
+from .embedded import ALIASES, HUB_ID, ensure_smollm2, is_alias
 from .options import HFOptions, resolve_device, resolve_dtype
 
 
@@ -41,6 +42,14 @@ class ModelSource:
             return cls(label=str(p.resolve()), source=str(p.resolve()), local=True)
         if p.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
             raise ConfigError(f"model {model!r} is neither a checkpoint directory nor a hub id like {HUB_ID!r}")
+        typo = near(model, ALIASES) if "/" not in model else None
+        if typo:
+            raise ConfigError(f"unknown model {model!r} — did you mean {typo}? (hf:{typo} is the embedded SmolLM2 judge)")
+        if offline() and not in_hub_cache(model):
+            hint = near(model, [*ALIASES, *hub_cached_models()], cutoff=0.6)
+            raise ConfigError(f"unknown model {model!r}: not a local checkpoint directory, not in the Hugging Face cache, "
+                              f"and it cannot be downloaded: {offline_reason()}"
+                              + (f" — did you mean {hint}?" if hint else f"; the embedded judge is hf:{ALIASES[0]}"))
         return cls(label=model, source=model, local=False)
 
     def digest(self, revision: str | None) -> str:
@@ -54,6 +63,22 @@ class ModelSource:
         if commit is None:
             return weights_digest(resolved.parent)
         return f"hub:{self.source}@{commit}"
+
+
+def hub_cached_models() -> list[str]:
+    """Model ids in the local Hugging Face hub cache (names of its ``models--org--name`` folders)."""
+    from huggingface_hub import constants
+
+    root = Path(constants.HF_HUB_CACHE)
+    if not root.is_dir():
+        return []
+    return [d.name[len("models--"):].replace("--", "/") for d in root.iterdir() if d.name.startswith("models--")]
+
+
+def in_hub_cache(model: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model, "config.json"), str)
 
 
 def load_model(src: ModelSource, opts: HFOptions) -> tuple[Any, Any, str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from judgebench import ConfigError, Example, MissingExtra, TaskLoader
+from judgebench.hub import data_dir_hint, offline, offline_reason
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv")
 Reject = Callable[[str, "int | str", str, str], None]
@@ -138,7 +139,8 @@ class SourceRows:
         if p.exists():
             return p
         if self.hf is None:
-            raise ConfigError(f"{self.what}: {p} does not exist (and no 'hf' dataset id to fall back to)")
+            raise ConfigError(f"{self.what}: no data at {p} (and no 'hf' dataset id to fall back to); "
+                              f"{data_dir_hint()}")
         return None
 
     def rows(self, split: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
@@ -151,6 +153,9 @@ class SourceRows:
             return
         name = self.hf_split or split
         tried = self.loader.resolve(self.path.replace("{split}", split)) if self.path is not None else None
+        if not self.loader.resolve(str(self.hf)).exists() and offline():
+            where = f"no data at {tried} ({data_dir_hint()})" if tried is not None else "no local copy"
+            raise ConfigError(f"{self.what}: {where}, and '{self.hf}' cannot be downloaded: {offline_reason()}")
         for n, row in enumerate(hub_rows(str(self.hf), name, self.hf_config, self.hf_data_dir,
                                          self.loader.base_dir, tried), 1):
             yield f"{self.hf}[{name}]", n, dict(row)

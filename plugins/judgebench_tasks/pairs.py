@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from judgebench import ConfigError, Example, MissingExtra, TaskLoader
+from judgebench.hub import data_dir_hint, offline, offline_reason
 
 from .formats import lines, read_text
 
@@ -65,7 +66,7 @@ class PairsLoader(TaskLoader):
             return self.hf, enumerate(self._hf_rows(split), 1)
         p = self.resolve(self.path.replace("{split}", split))  # type: ignore[union-attr]
         if not p.exists():
-            raise ConfigError(f"pairs loader: data file {p} does not exist (split '{split}')")
+            raise ConfigError(f"pairs loader: data file {p} does not exist (split '{split}'); {data_dir_hint()}")
         fmt = self.format or p.suffix.lstrip(".").lower().replace("gz", "") or "jsonl"
         if p.name.endswith(".jsonl.gz"):
             fmt = "jsonl"
@@ -120,6 +121,9 @@ class PairsLoader(TaskLoader):
             raise MissingExtra("reading a Hugging Face dataset", "data", e) from None
         local = self.resolve(self.hf)  # type: ignore[arg-type]
         name = self.hf_split or split
+        if not local.exists() and offline():
+            raise ConfigError(f"pairs loader: '{self.hf}' is not a local folder ({local}) and cannot be downloaded: "
+                              f"{offline_reason()}")
         try:
             if (local / "dataset_dict.json").exists() or (local / "dataset_info.json").exists():
                 ds = datasets.load_from_disk(str(local))  # a dataset saved with save_to_disk
