@@ -18,7 +18,15 @@ _LAZY = ("BACKEND_FILE", "BudgetGate", "CHOICE", "COMMANDS_GROUP", "LETTERS", "P
          "stable_hash", "write_backend_file")
 
 
+#: the Python API (judgebench.api): ``judgebench.evaluate(backend=..., task=...)``, ``judgebench.load_run(path)``
+_API = ("Comparison", "Results", "compare", "evaluate", "load_run")
+
+
 def __getattr__(name: str):  # PEP 562
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
     if name in _LAZY:
         from . import plugin
 
@@ -29,5 +37,5 @@ __all__ = [
     "BackendSpec", "BudgetExceeded", "CHOICE_LOGPROBS", "Completion", "ConfigError", "DataError", "Example",
     "GENERATE", "ItemResult", "JudgeBackend", "JudgeRequest", "JudgebenchError", "Judgment", "Message",
     "MissingExtra", "PluginError", "SamplingParams", "TIE", "TaskLoader", "TaskSpec", "Tuner", "Usage", "__version__",
-    *_LAZY,
+    *_LAZY, *_API,
 ]

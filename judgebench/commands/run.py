@@ -89,16 +89,15 @@ def _paths(v: Any) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..console import print_table, progress_bar, results_table
-    from ..runner import execute
+    from ..api import run_config
+    from ..console import print_table, results_table
 
     cfg, run_dir = config_from_args(args)
     if args.max_cost is not None:
         cfg.max_cost = args.max_cost
     if args.no_cache:
         cfg.cache = False
-    with progress_bar(f"judging {cfg.task} with {cfg.backend.label()}", enabled=not args.quiet) as update:
-        out = execute(cfg, runs_root=Path(args.runs_root), run_dir=run_dir, progress=update)
+    out = run_config(cfg, runs_root=args.runs_root, run_dir=run_dir, progress=not args.quiet)  # the Python API
     if args.json:
         print(json.dumps({"run_dir": str(out.run_dir), "rows": out.rows, "usage": out.manifest["usage"]}, indent=2))
     else:
