@@ -12,6 +12,7 @@ from scipy.stats import binomtest
 from judgebench.commands import compare, report
 from judgebench.errors import JudgebenchError
 from judgebench.report.compare import build_comparison, official_scorer
+from judgebench.report.html import plots
 from judgebench.results import load_run
 
 from .conftest import DATA, cli
@@ -52,9 +53,11 @@ def real_runs(tmp_path_factory) -> dict[str, Path]:
 def test_compare_prints_scores_paired_tests_bias_and_cost(real_runs, capsys):
     assert jb("compare", str(real_runs["longer"]), str(real_runs["random"])) == 0
     out = capsys.readouterr().out
-    for title in ("Scores and paired differences", "Position and length bias", "Cost and speed"):
+    for title in ("Scores by judge and task", "Difference vs baseline:longer (generate)", "Position and length bias",
+                  "Cost and speed"):
         assert title in out
-    assert "reference: longer; 140 items" in out and "baseline:random" in out
+    assert "reference: baseline:longer (generate); 140 items" in out and "baseline:random (generate)" in out
+    assert out.index("Scores by judge and task") < out.index("Scores per task and category")
 
 
 def test_report_json_matches_the_items_of_the_runs(real_runs, tmp_path, capsys):
@@ -84,9 +87,9 @@ def test_report_csv_markdown_and_table_files(real_runs, tmp_path):
     assert [r["run"] for r in scores] == ["longer", "random"] and all(r["n"] == "140" for r in scores)
     assert jb("report", *runs, "--out", str(tmp_path / "c.md")) == 0
     md = (tmp_path / "c.md").read_text()
-    assert md.startswith("# judgebench comparison") and "| random | sample | all | 140 |" in md
+    assert md.startswith("# judgebench comparison") and "| baseline:random (generate) | sample | all | 140 |" in md
     assert jb("report", *runs, "--format", "table", "--out", str(tmp_path / "c.txt")) == 0
-    assert "Scores and paired differences" in (tmp_path / "c.txt").read_text()
+    assert "Scores by judge and task" in (tmp_path / "c.txt").read_text()
 
 
 def test_reference_by_name_or_path(real_runs, tmp_path):
@@ -110,8 +113,9 @@ def test_mismatched_task_items_are_an_error_or_a_labelled_intersection(real_runs
     out = tmp_path / "i.md"
     assert jb("report", *runs, "--intersect", "--out", str(out)) == 0
     md = out.read_text()
-    assert "INTERSECTION" in md and "compared on 40 shared item(s)" in md
-    assert "| random | sample | all | 40 |" in md
+    assert "INTERSECTION" in md and "compared on the 40 items every run has (the runs hold 40–140)" in md
+    assert "| baseline:random (generate) | sample | all | 40 |" in md
+    assert md.count("INTERSECTION") == 1 and "task hash" not in md  # one line, no wall of hashes
 
 
 def test_report_format_errors(real_runs, tmp_path):
@@ -137,7 +141,7 @@ def test_calibration_of_judges_that_give_confidences(real_runs, tmp_path):
             assert cal["ece"] == pytest.approx(abs(acc - sum(conf) / len(conf)))
     assert jb("report", *runs, "--out", str(tmp_path / "cal.html")) == 0
     html = (tmp_path / "cal.html").read_text()
-    assert "reliability" in html and html.count("<svg") == 6 and "<h2>Calibration</h2>" in html
+    assert "reliability" in html and html.count("<svg") == len(plots(c)) and "<h2>Calibration</h2>" in html
     # generate-mode and choice-mode runs are different task definitions
     assert jb("compare", str(real_runs["longer"]), str(real_runs["choice_longer"])) == 2
 

@@ -153,4 +153,8 @@ def test_formats_are_complete_and_machine_readable():
     diff = next(r for r in rows if r["metric"] == "diff_vs_reference")
     assert float(diff["value"]) == pytest.approx(overall(c, "b")["diff"]) and diff["p_value"]
     md = to_markdown(c)
-    assert "| b | t | all | 50 |" in md and "Cost and speed" in md and "0.2000" in md
+    # judges are shown by their labels (the backend here); the summary matrix comes first, one column per judge
+    assert md.index("## Scores by judge and task") < md.index("## Difference vs scripted:a")
+    assert "| task | n | scripted:a | scripted:b |" in md
+    assert "| scripted:b | t | all | 50 |" in md and "Cost and speed" in md and "0.2000" in md
+    assert {r["judge"] for r in rows} == {"scripted:a", "scripted:b"}

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-TEXT_FORMATS = ("table", "markdown", "csv", "json")
+TEXT_FORMATS = ("table", "term", "markdown", "csv", "json", "latex")
 
 
 def add_compare_args(p: argparse.ArgumentParser) -> None:
@@ -20,6 +20,9 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    help="if the runs differ (task definition, split, items), compare only the items they share; "
                         "the output is labelled as an intersection")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--label", "-l", action="append", default=[], metavar="RUN=NAME",
+                   help="show RUN (a run directory or its name) as NAME instead of its readable default label "
+                        "(backend, mode, tuned judge; repeatable)")
     p.add_argument("--out", "-o", help="write to this file instead of standard output")
 
 
@@ -48,52 +51,29 @@ def load_runs(paths: Sequence[str], reference: str | None) -> tuple[list[Any], i
 
 def comparison_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from ..report.compare import build_comparison
+    from ..report.labels import parse_label_args
 
+    labels = parse_label_args(getattr(args, "label", []) or [])
     runs, ref = load_runs(args.runs, args.reference)
-    return build_comparison(runs, reference=ref, intersect=args.intersect, seed=args.seed)
+    return build_comparison(runs, reference=ref, intersect=args.intersect, seed=args.seed, labels=labels)
 
 
-def render(c: dict[str, Any], fmt: str) -> str | None:
-    """The comparison in a text format (None for "table", which is printed with rich)."""
-    from ..report import tables
+def render(c: dict[str, Any], fmt: str, color: bool = False) -> str:
+    """The comparison in any format of :mod:`judgebench.report.formats` (``table`` is the terminal format)."""
+    from ..report import formats
 
-    if fmt == "markdown":
-        return tables.to_markdown(c)
-    if fmt == "csv":
-        return tables.to_csv(c)
-    if fmt == "json":
-        return tables.to_json(c)
-    if fmt == "html":
-        from ..report.html import to_html
-        return to_html(c)
-    if fmt == "table":
-        return None
-    raise ConfigError(f"unknown format {fmt!r}")
+    f = formats.get(fmt)
+    return f.render(c, color=color) if f.name == "term" else f.render(c)
 
 
 def emit(c: dict[str, Any], fmt: str, out: str | None) -> None:
-    from rich.console import Console
-
-    from ..report.tables import to_rich
-
-    text = render(c, fmt)
-    if text is None:
-        if out:
-            with open(out, "w", encoding="utf-8") as f:
-                con = Console(file=f, width=200, color_system=None)
-                for r in to_rich(c):
-                    con.print(r)
-        else:
-            con = Console(file=sys.stdout, width=max(160, Console().width))
-            for r in to_rich(c):
-                con.print(r)
-    elif out:
-        Path(out).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if out:
+        Path(out).write_text(render(c, fmt), encoding="utf-8")
         label = " (INTERSECTION of the runs)" if c["intersected"] else ""
         print(f"wrote {fmt} comparison of {len(c['runs'])} run(s) on {c['n_items']} items to {out}{label}")
+        return
+    text = render(c, fmt, color=sys.stdout.isatty())
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

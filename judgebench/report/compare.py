@@ -184,7 +184,15 @@ def _cost(run: Any) -> dict[str, Any]:
         jps = n / u["wall_s"] if u["wall_s"] > 0 else None
     return {"n_judgments": n, "prompt_tokens": u.get("prompt_tokens"), "completion_tokens": u.get("completion_tokens"),
             "cost_usd": cost, "usd_per_1k": (cost / n * 1000) if cost is not None and n else None,
-            "judgments_per_s": jps, "wall_s": u.get("wall_s")}
+            "judgments_per_s": jps, "wall_s": u.get("wall_s"), **_rates(u.get("rates"))}
+
+
+def _rates(r: Any) -> dict[str, Any]:
+    """Hosted APIs: achieved requests/min and tokens/min and the count of 429 answers."""
+    if not isinstance(r, dict):
+        return {}
+    return {"requests_per_min": r.get("requests_per_min"), "tokens_per_min": r.get("tokens_per_min"),
+            "n_429": r.get("n_429")}
 
 
 def _nan_to_none(x: Any) -> Any:
@@ -197,13 +205,16 @@ def _nan_to_none(x: Any) -> Any:
     return x
 
 
-def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = False, seed: int = 0
-                     ) -> dict[str, Any]:
+def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = False, seed: int = 0,
+                     labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Everything the tables and the HTML report show, as one JSON-serialisable dict.
 
     ``runs`` are :class:`judgebench.results.RunResult`-like objects; ``reference`` is the index of the
-    run the others are tested against (paired on shared items).
+    run the others are tested against (paired on shared items); ``labels`` overrides judge labels
+    ({run directory or name: label}, see :func:`judgebench.report.labels.judge_labels`).
     """
+    from .labels import judge_labels
+
     ordered = [runs[reference]] + [r for i, r in enumerate(runs) if i != reference]
     al = align_runs(ordered, intersect=intersect)
     # group rows (e.g. RewardBench 2 overall, LLMBar adversarial): the reference run's groups whose tasks are all
@@ -237,10 +248,13 @@ def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = 
                          "length": length_stats(items), "calibration": calibration_stats(items)})
     cost = [{"run": n, "backend": r.backend, "fingerprint": r.fingerprint, **_cost(r)}
             for n, r in zip(al.names, al.runs)]
+    judge = dict(zip(al.names, judge_labels(al.runs, labels)))
     return _nan_to_none({
-        "runs": [{"name": n, "run_dir": str(r.run_dir), "backend": r.backend, "fingerprint": r.fingerprint,
+        "runs": [{"name": n, "label": judge[n], "run_dir": str(r.run_dir), "backend": r.backend,
+                  "fingerprint": r.fingerprint, "mode": (r.manifest or {}).get("mode"), "n_run_items": len(r.items),
                   "tasks": dict(r.tasks), "contaminated": bool((r.manifest or {}).get("contaminated_items"))}
                  for n, r in zip(al.names, al.runs)],
+        "labels": judge,
         "reference": al.names[0], "tasks": al.tasks, "n_items": len(al.keys),
         "intersected": al.intersected, "notes": al.notes, "correct_at": CORRECT_AT, "permutations": PERMUTATIONS,
         "groups": [{"name": n, "aggregate": h, "tasks": m} for n, h, m in groups],
