@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError, MissingExtra
+from ..redact import redact_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
             rows = [dataclasses.asdict(it) for it in store.items()]
     finally:
         store.close()
+    for r in rows:  # error messages are the one place a secret could hide in stored judgments
+        if r.get("error"):
+            r["error"] = redact_text(str(r["error"]))
     out = Path(args.out)
     if out.suffix == ".parquet":
         try:

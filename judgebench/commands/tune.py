@@ -12,8 +12,8 @@ from typing import Any, Callable, ContextManager
 
 import yaml
 
-from ..cli import parse_backend_spec
 from ..errors import ConfigError
+from ..specs import parse_backend_spec
 from ..types import BackendSpec
 
 
@@ -95,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import prepare_tasks
 
     base = parse_backend_spec(args.base, args.base_opt)
+    if int(os.environ.get("RANK", "0")) == 0:  # one tune per --out (`accelerate launch`'s other ranks follow rank 0)
+        import atexit
+
+        from ..dirlock import DirLock
+
+        atexit.register(DirLock(Path(args.out), "tune").acquire().release)
     ids, split = training_ids(args.ids_file)
     tasks = prepare_tasks(args.task, split=args.split, include_paths=args.include_path, limit=args.limit,
                           seed=args.seed, mode=args.mode, ids=ids)
