@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
+from judgebench.cpus import choose_threads, register, unregister
 from judgebench.plugin import stable_hash
 
 from .batching import length_batches
@@ -31,7 +32,11 @@ class HFBackend(JudgeBackend):
         super().__init__(model=model or "smollm2", **options)
         self.torch = import_torch(self.who)
         self.src = self.model_source(model)
+        self.threads = choose_threads(self.opts.threads)  # before loading: loading runs torch kernels too
+        self.torch.set_num_threads(self.threads["threads"])
         self.tokenizer, self.lm, self.device, self.dtype = load_model(self.src, self.opts)
+        if self.device == "cpu":
+            register(self.threads["threads"], f"{self.who} {self.src.label}")
         self.lm = self.adapt(self.lm)
         tok = self.tokenizer
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -57,7 +62,18 @@ class HFBackend(JudgeBackend):
         return None
 
     # -- the contract ----------------------------------------------------------------------------
+    def share_cpus(self) -> None:
+        """Re-size torch's threads when other local judgebench runs started or ended (unless ``threads`` is set)."""
+        if self.opts.threads is not None or self.device != "cpu":
+            return
+        now = choose_threads(None)
+        if now["threads"] != self.threads["threads"]:
+            self.torch.set_num_threads(now["threads"])
+            register(now["threads"], f"{self.who} {self.src.label}")
+        self.threads = now
+
     def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        self.share_cpus()
         out: list[Completion | None] = [None] * len(requests)
         prompts = [self.prompts.build(r, self.max_length - r.sampling.max_tokens) for r in requests]
         groups: dict[SamplingParams, list[int]] = {}
@@ -79,6 +95,7 @@ class HFBackend(JudgeBackend):
                            truncated=prompts[i].truncated) for i, (text, n) in zip(members, res)]
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        self.share_cpus()
         out, plans, prompts, ok = choice_prompts(self.prompts, self._plans, requests,
                                                  lambda p: self.max_length - (p.extra_tokens if p else 0))
         rows = [(i, path) for i in ok for path in plans[i].paths]  # type: ignore[union-attr]
@@ -173,12 +190,13 @@ class HFBackend(JudgeBackend):
         return {**super().info(), "source": self.src.source, "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "max_length": self.max_length,
                 "max_batch_tokens": self.max_batch_tokens, "max_batch_size": self.opts.max_batch_size,
-                "choice_scoring": "sequential" if self.sequential else "batched",
+                "choice_scoring": "sequential" if self.sequential else "batched", "threads": self.threads,
                 "parameters": sum(p.numel() for p in self.lm.parameters()), "chat_template": self.prompts.templated,
                 "torch": self.torch.__version__, "transformers": transformers.__version__,
                 "fingerprint": self.fingerprint()}
 
     def close(self) -> None:
+        unregister()
         self.lm = None
         self.scorer.forget()
         self.scorer.model = self.generator.model = None

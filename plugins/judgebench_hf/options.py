@@ -32,6 +32,8 @@ class HFOptions:
       what counts on a CPU whose single-prompt passes already run at its arithmetic peak.  ``auto`` (default):
       sequential on the CPU, batched elsewhere.  Both give the same log-probs up to float rounding.
     revision / trust_remote_code / attn_implementation: passed to ``from_pretrained``.
+    threads: torch CPU threads (default: the CPUs this process may use — affinity and cgroup quota — divided among
+      the judgebench processes judging locally on this machine); recorded in the manifest.
     """
 
     dtype: str = "auto"
@@ -44,6 +46,7 @@ class HFOptions:
     revision: str | None = None
     trust_remote_code: bool = False
     attn_implementation: str | None = None
+    threads: int | None = None
 
     @classmethod
     def names(cls) -> list[str]:
@@ -58,7 +61,7 @@ class HFOptions:
             raise ConfigError(f"{who}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                               f"allowed: {', '.join(sorted([*allowed, *extra]))}")
         kw = {k: v for k, v in options.items() if k in allowed}
-        for key in ("max_length", "max_batch_tokens", "max_batch_size"):
+        for key in ("max_length", "max_batch_tokens", "max_batch_size", "threads"):
             if kw.get(key) is not None:
                 kw[key] = _positive_int(who, key, kw[key])
         for key in ("trust_remote_code", "prefix_sharing"):
