@@ -13,6 +13,7 @@ NAMESPACES = {
     "task": "judgebench.tasks",
     "protocol": "judgebench.protocols",
     "tuner": "judgebench.tuners",
+    "command": "judgebench.commands",  # CLI subcommands contributed by plugins: NAME = "module:register"
 }
 #: extras of the judgebench distribution that built-in plugins need (for "pip install" hints)
 EXTRAS = {("backend", "hf"): "hf", ("backend", "lora"): "hf",
@@ -82,6 +83,39 @@ def load(kind: str, name: str) -> Any:
         hint = f"; it needs: pip install 'judgebench[{extra}]'" if extra and isinstance(exc, ImportError) else ""
         raise PluginError(f"{kind} '{name}' from {same[0].dist} ({same[0].value}) failed to load: "
                           f"{type(exc).__name__}: {exc}{hint}") from None
+
+
+def summary(p: PluginInfo) -> str:
+    """The first line of the docstring of the module ``p`` points to, read from its source file without importing
+    the plugin (for ``judgebench --help``); "" when the source cannot be found."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    module = p.value.partition(":")[0].strip()
+    top, _, rest = module.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name: found without importing anything
+    except (ImportError, ValueError):
+        return ""
+    if spec is None:
+        return ""
+    if rest:
+        dirs = list(spec.submodule_search_locations or [])
+        parts = rest.split(".")
+        files = [Path(d, *parts[:-1], parts[-1] + ".py") for d in dirs]
+        files += [Path(d, *parts, "__init__.py") for d in dirs]
+    else:
+        files = [Path(spec.origin)] if spec.origin else []
+    for f in files:
+        if f.is_file():
+            try:
+                doc = ast.get_docstring(ast.parse(f.read_text(encoding="utf-8"))) or ""
+            except (SyntaxError, UnicodeDecodeError):
+                return ""
+            line = doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+            return line[:1].lower() + line[1:]
+    return ""
 
 
 def check(kind: str, name: str) -> str | None:

@@ -146,8 +146,3 @@ def rate_ci(hits: Any, confidence: float = 0.95) -> dict[str, Any]:
     return {"rate": None if n == 0 else mean, "ci_low": None if n == 0 else low,
             "ci_high": None if n == 0 else high, "n": n}
 
-
-if __name__ == "__main__":  # python -m judgebench.stats worked-example
-    from judgebench.report.worked_example import main
-
-    raise SystemExit(main())

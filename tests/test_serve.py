@@ -129,8 +129,9 @@ def test_requests_arriving_together_share_a_backend_call():
     assert app.state.batcher.calls <= 4
 
 
-# `judgebench serve` as a user starts it (registered here directly, as judgebench.cli does for its commands)
-LAUNCH = ("import argparse, sys; from judgebench.commands import serve; p = argparse.ArgumentParser(prog='judgebench'); "
+# `judgebench serve` as a user starts it (registered here directly, as judgebench.cli does for the command the
+# judgebench_api plugin contributes)
+LAUNCH = ("import argparse, sys; from judgebench_api import command as serve; p = argparse.ArgumentParser(prog='judgebench'); "
           "s = p.add_subparsers(dest='command'); serve.register(s); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
 
 

@@ -127,7 +127,7 @@ def test_ece_and_reliability_curve_hand_count():
 
 
 def test_worked_example_command_reproduces_the_docs():
-    out = subprocess.run([sys.executable, "-m", "judgebench.stats", "worked-example"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "judgebench.report.worked_example"], capture_output=True, text=True,
                          check=True).stdout
     assert "| A | 186 | 62.63 |" in out and "| B | 183 | 61.62 |" in out
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| ") and line.count("|") == 6

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import add_backend_args
+from ..specs import add_backend_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

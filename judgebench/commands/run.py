@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli import add_backend_args, parse_backend_spec
 from ..errors import ConfigError
+from ..specs import add_backend_args, parse_backend_spec
 
 RUN_FLAGS = {"task": None, "split": None, "seed": 0, "limit": None, "mode": "generate", "include_path": [],
              "skip_invalid": False, "max_cost": None, "batch_size": None, "ids_file": None, "allow_contaminated": False}

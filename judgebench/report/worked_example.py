@@ -1,4 +1,7 @@
-"""The worked example of docs/statistics.md: two judges at 186/297 and 183/297, CIs and exact McNemar."""
+"""The worked example of docs/statistics.md: two judges at 186/297 and 183/297, CIs and exact McNemar.
+
+``python -m judgebench.report.worked_example [--n 297 --a 186 --b 183 --discordant 3 5 11 21]`` prints it.
+"""
 from __future__ import annotations
 
 import argparse
@@ -55,13 +58,17 @@ def report(n: int = N, a_right: int = A_RIGHT, b_right: int = B_RIGHT,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m judgebench.stats", description="statistics helpers")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    w = sub.add_parser("worked-example", help="print the worked example of docs/statistics.md")
+    w = argparse.ArgumentParser(prog="python -m judgebench.report.worked_example",
+                                description="print the worked example of docs/statistics.md")
     w.add_argument("--n", type=int, default=N)
     w.add_argument("--a", type=int, default=A_RIGHT, help="items judge A got right")
     w.add_argument("--b", type=int, default=B_RIGHT, help="items judge B got right")
     w.add_argument("--discordant", type=int, nargs="+", default=list(DISCORDANT), help="values of b + c to show")
-    args = p.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = w.parse_args(argv[1:] if argv[:1] == ["worked-example"] else argv)  # the older spelling still works
     sys.stdout.write(report(args.n, args.a, args.b, args.discordant) + "\n")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

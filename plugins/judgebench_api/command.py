@@ -1,4 +1,9 @@
-"""`judgebench serve`: expose any judge backend as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
+"""Serve a judge backend as an OpenAI-compatible API.
+
+`judgebench serve`, a command contributed by this plugin (entry point ``serve`` in the ``judgebench.commands``
+group): any judge backend at /v1/chat/completions and /v1/models.  This module imports only the public API; the
+server (fastapi, uvicorn) is imported when the command runs.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +12,8 @@ import os
 import socket
 import sys
 
-from ..cli import add_backend_args, backend_from_args
-from ..errors import ConfigError, MissingExtra
+from judgebench import ConfigError, MissingExtra
+from judgebench.plugin import add_backend_args, backend_from_args
 
 TOKEN_ENV = "JUDGEBENCH_SERVE_TOKEN"
 
@@ -61,7 +66,8 @@ def _is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
-        from judgebench_api.server import create_app
+
+        from .server import create_app
     except ImportError as e:
         raise MissingExtra("judgebench serve", "serve", e) from None
     token = args.token or os.environ.get(TOKEN_ENV) or None

@@ -1,4 +1,8 @@
-"""`judgebench export-lm-eval`: write a task as lm-evaluation-harness task YAML + data (use with --include_path)."""
+"""Write a task as an lm-evaluation-harness task (YAML + JSONL).
+
+`judgebench export-lm-eval`, a command contributed by this plugin (entry point ``export-lm-eval`` in the
+``judgebench.commands`` group); use the output with lm-eval's --include_path.  Imports only the public API.
+"""
 from __future__ import annotations
 
 import argparse
@@ -20,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from judgebench_lmeval.export import export_task
+    from judgebench.plugin import read_ids
 
-    from ..runner import read_ids
+    from .export import export_task
 
     ids = read_ids(args.ids_file) if args.ids_file else None
     m = export_task(args.task, Path(args.out), split=args.split, seed=args.seed, limit=args.limit,
