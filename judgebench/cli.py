@@ -1,4 +1,4 @@
-"""The `judgebench` command line: list | run | export | estimate | split | tune | compare | report, plus the
+"""The `judgebench` command line: list | run | export | estimate | split | tune | compare | report | view, plus the
 commands plugins contribute through the ``judgebench.commands`` entry-point group (built in: serve, export-lm-eval).
 
 Exit codes: 0 success; 1 unexpected failure; 2 bad input (flag, config, task, data row, plugin);
@@ -17,7 +17,7 @@ from .errors import JudgebenchError
 from .specs import (BACKEND_FILE, add_backend_args, backend_from_args, backend_spec_from_args,  # noqa: F401
                     parse_backend_spec)
 
-COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "tune")  # the core's own
+COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "view", "tune")  # the core's own
 
 
 def add_plugin_commands(sub: argparse._SubParsersAction, chosen: str | None) -> None:
