@@ -1,10 +1,8 @@
 """`hf` backend: any causal LM (hub id, local directory, or the embedded `smollm2`) via Hugging Face transformers."""
 from __future__ import annotations
 
-import hashlib
 import time
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
 from judgebench.cpus import choose_threads, register, unregister
@@ -12,6 +10,7 @@ from judgebench.plugin import stable_hash
 
 from .batching import length_batches
 from .choices import ChoicePlan, PlanCache, row_dists
+from .digest import tokenizer_digest
 from .forward import LastLogprobs
 from .generation import Generator
 from .loading import ModelSource, import_torch, load_model, max_positions
@@ -72,7 +71,15 @@ class HFBackend(JudgeBackend):
             register(now["threads"], f"{self.who} {self.src.label}")
         self.threads = now
 
+    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
+        """Each completion as soon as its forward pass (or generation batch) is done, so the engine stores it at
+        once: an interrupt loses only the batch being computed, never the finished ones."""
+        yield from (self._choice_iter(requests) if mode == CHOICE_LOGPROBS else self._generate_iter(requests))
+
     def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        return _collect(len(requests), self._generate_iter(requests))
+
+    def _generate_iter(self, requests: Sequence[JudgeRequest]) -> Iterator[tuple[int, Completion]]:
         self.share_cpus()
         out: list[Completion | None] = [None] * len(requests)
         prompts = [self.prompts.build(r, self.max_length - r.sampling.max_tokens) for r in requests]
@@ -81,11 +88,12 @@ class HFBackend(JudgeBackend):
             groups.setdefault(r.sampling, []).append(i)
         for s, idxs in groups.items():
             ok = drop_failed(idxs, prompts, out)
+            yield from ((i, out[i]) for i in idxs if out[i] is not None)  # type: ignore[misc]
             lengths = [len(prompts[i].ids) for i in ok]
             for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size, extra=s.max_tokens):
                 members = [ok[b] for b in batch]
                 self._run_split(members, out, lambda m: self._generate_batch(m, prompts, s))
-        return [c if c is not None else Completion(error="not run") for c in out]
+                yield from ((i, out[i] or Completion(error="not run")) for i in members)
 
     def _generate_batch(self, members: list[int], prompts: list[Prompt], s: SamplingParams) -> list[Completion]:
         t0 = time.perf_counter()
@@ -95,22 +103,35 @@ class HFBackend(JudgeBackend):
                            truncated=prompts[i].truncated) for i, (text, n) in zip(members, res)]
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
+        return _collect(len(requests), self._choice_iter(requests))
+
+    def _choice_iter(self, requests: Sequence[JudgeRequest]) -> Iterator[tuple[int, Completion]]:
         self.share_cpus()
         out, plans, prompts, ok = choice_prompts(self.prompts, self._plans, requests,
                                                  lambda p: self.max_length - (p.extra_tokens if p else 0))
+        yield from ((i, c) for i, c in enumerate(out) if c is not None)
         rows = [(i, path) for i in ok for path in plans[i].paths]  # type: ignore[union-attr]
         lengths = [len(prompts[i].ids) + len(p) for i, p in rows]
         dists: dict[int, dict[tuple[int, ...], Any]] = {i: {} for i in ok}
         latency = dict.fromkeys(ok, 0.0)
+        left = {i: len(plans[i].paths) for i in ok}  # type: ignore[union-attr]  # rows still to score
+
+        def done(i: int) -> tuple[int, Completion]:
+            return i, Completion(choice_logprobs=plans[i].score(dists[i]),  # type: ignore[union-attr]
+                                 usage=Usage(len(prompts[i].ids), 0, 0.0), latency_s=latency[i],
+                                 truncated=prompts[i].truncated)
+
+        yield from (done(i) for i in ok if left[i] == 0)
         if self.sequential:  # request order keeps both orders of a pair (and a prompt's paths) adjacent
             for i, p in rows:
                 t0 = time.perf_counter()
                 dists[i].update(row_dists(p, self.scorer.one(prompts[i].ids + list(p), len(p) + 1)))
                 latency[i] += time.perf_counter() - t0
-            batches: list[list[int]] = []
-        else:
-            batches = length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size)
-        for batch in batches:
+                left[i] -= 1
+                if left[i] == 0:
+                    yield done(i)
+            return
+        for batch in length_batches(lengths, self.max_batch_tokens, self.opts.max_batch_size):
             members = [rows[b] for b in batch]
             t0 = time.perf_counter()
             keep = max(len(p) for _, p in members) + 1
@@ -119,11 +140,9 @@ class HFBackend(JudgeBackend):
             for (i, p), lp in zip(members, lps):
                 dists[i].update(row_dists(p, lp))
                 latency[i] += dt
-        for i in ok:
-            out[i] = Completion(choice_logprobs=plans[i].score(dists[i]),  # type: ignore[union-attr]
-                                usage=Usage(len(prompts[i].ids), 0, 0.0), latency_s=latency[i],
-                                truncated=prompts[i].truncated)
-        return [c if c is not None else Completion(error="not run") for c in out]
+                left[i] -= 1
+                if left[i] == 0:
+                    yield done(i)
 
     def _score_rows(self, rows: list[list[int]], keep: int) -> list[Any]:
         """Per-row log-prob tensors (keep, vocab); on out-of-memory the batch is split in halves."""
@@ -167,11 +186,7 @@ class HFBackend(JudgeBackend):
         return (0.0, 0.0)  # local inference has no per-token price
 
     def tokenizer_digest(self) -> str:
-        tok = self.tokenizer
-        files = sorted(Path(self.src.source).glob("tokenizer*.json")) if self.src.local else []
-        content = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
-        return stable_hash({"template": getattr(tok, "chat_template", None), "vocab": len(tok), "files": content,
-                            "special": sorted(map(str, tok.all_special_tokens))}, 24)
+        return tokenizer_digest(self.tokenizer, self.src)
 
     def fingerprint(self) -> str:
         """stable_hash of the weights digest (content, or hub commit), tokenizer, adapter digest and the options
@@ -202,3 +217,11 @@ class HFBackend(JudgeBackend):
         self.scorer.model = self.generator.model = None
         if self.device.startswith("cuda"):
             self.torch.cuda.empty_cache()
+
+
+def _collect(n: int, it: Iterator[tuple[int, Completion]]) -> list[Completion]:
+    """The streamed completions in request order (a request the stream never reached is an error)."""
+    out: list[Completion | None] = [None] * n
+    for i, c in it:
+        out[i] = c
+    return [c if c is not None else Completion(error="not run") for c in out]
