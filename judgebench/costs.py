@@ -45,38 +45,77 @@ def estimate_cost(backend: "JudgeBackend", reqs: Sequence[JudgeRequest], mode: s
     return cost_usd(prices, *estimate_tokens(backend, reqs, mode))
 
 
-def budget_message(spent: float, what: str, expected: float, max_cost: float) -> str:
+def budget_message(spent: float, what: str, expected: float, max_cost: float, ratio: float = 1.0) -> str:
+    """The stop message: the actual spend, and never a claim that the budget was kept when it was crossed."""
+    scaled = f" (estimates scaled by {ratio:.2f}x: the provider counted more prompt tokens than estimated)" \
+        if ratio > 1.0 else ""
+    if spent > max_cost:
+        return (f"stopped, over the budget: spent ${spent:.4f} of --max-cost ${max_cost:.4f} (over by "
+                f"${spent - max_cost:.4f}: requests already in flight cost more than estimated){scaled}. Everything "
+                f"judged so far is saved; resume with a higher --max-cost.")
     return (f"stopped before crossing the budget: spent ${spent:.4f}, {what} may cost up to ${expected:.4f}, "
-            f"--max-cost is ${max_cost:.4f}. Everything judged so far is saved; resume with a higher --max-cost.")
+            f"--max-cost is ${max_cost:.4f}{scaled}. Everything judged so far is saved; resume with a higher --max-cost.")
+
+
+class UsageRatio:
+    """Observed ÷ estimated prompt tokens of the requests answered so far (never below 1): estimates of the requests
+    still to send are scaled by it, so a provider that counts more tokens than estimated stops overshooting."""
+
+    def __init__(self) -> None:
+        self.observed = self.estimated = 0
+
+    def add(self, estimated: int, observed: int | None) -> None:
+        if observed and estimated > 0:
+            self.observed += int(observed)
+            self.estimated += int(estimated)
+
+    @property
+    def value(self) -> float:
+        return max(1.0, self.observed / self.estimated) if self.estimated else 1.0
 
 
 class BudgetGate:
     """``--max-cost``, request by request: a request starts only if what was spent, plus the most that the
-    requests still in flight may cost, plus the most it may cost stays within the budget.
+    requests still in flight may cost, plus the most it may cost stays within the budget.  Every estimate's prompt
+    part is scaled by the observed ÷ estimated prompt tokens so far (:class:`UsageRatio`).
 
     An incremental backend calls ``admit(i)`` itself before starting request ``i`` (the ``admit=`` argument of
     :meth:`JudgeBackend.stream`).  ``admit`` may run on the backend's thread and ``settle`` on the engine's (hence the
     lock); once a request is refused none after it starts, so a run stops cleanly and resumes where it stopped."""
 
     def __init__(self, backend: "JudgeBackend", reqs: Sequence[JudgeRequest], mode: str, max_cost: float,
-                 spent: float) -> None:
-        if backend.prices() is None:
+                 spent: float, ratio: UsageRatio | None = None) -> None:
+        prices = backend.prices()
+        if prices is None:
             raise ConfigError(NO_PRICES)
-        self.expected = [estimate_cost(backend, [r], mode) or 0.0 for r in reqs]
-        self.max_cost, self.spent, self.reserved = max_cost, spent, 0.0
+        self.prices = prices
+        self.tokens = [estimate_tokens(backend, [r], mode) for r in reqs]
+        self.ratio = ratio or UsageRatio()
+        self.max_cost, self.spent = max_cost, spent
+        self.in_flight: set[int] = set()
         self.refused: float | None = None  # the expected cost of the first request refused
         self._lock = threading.Lock()
 
+    def expected(self, i: int) -> float:
+        p, c = self.tokens[i]
+        return cost_usd(self.prices, round(p * self.ratio.value), c) or 0.0
+
+    @property
+    def reserved(self) -> float:
+        return sum(self.expected(j) for j in self.in_flight)
+
     def admit(self, i: int) -> bool:
         with self._lock:
-            if self.refused is None and self.spent + self.reserved + self.expected[i] <= self.max_cost:
-                self.reserved += self.expected[i]
+            e = self.expected(i)
+            if self.refused is None and self.spent + self.reserved + e <= self.max_cost:
+                self.in_flight.add(i)
                 return True
             if self.refused is None:
-                self.refused = self.expected[i]
+                self.refused = e
             return False
 
-    def settle(self, i: int, cost: float) -> None:
+    def settle(self, i: int, cost: float, prompt_tokens: int | None = None) -> None:
         with self._lock:
-            self.reserved -= self.expected[i]
+            self.in_flight.discard(i)
             self.spent += cost
+            self.ratio.add(self.tokens[i][0], prompt_tokens)

@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterable, Sequence
 from . import registry
 from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
 # moved to .costs (the one cost model); kept here for old imports
-from .costs import NO_PRICES, BudgetGate, budget_message, estimate_cost, estimate_tokens  # noqa: F401
+from .costs import (NO_PRICES, BudgetGate, UsageRatio, budget_message, cost_usd, estimate_cost,  # noqa: F401
+                    estimate_tokens)
 from .errors import BudgetExceeded, ConfigError
 from .protocols import CHOICE, Protocol
 from .store import RunStore
@@ -123,6 +124,7 @@ class Engine:
         self.max_cost = max_cost
         self.progress = progress
         self.fingerprint = backend.fingerprint()
+        self.ratio = UsageRatio()  # observed / estimated prompt tokens: scales --max-cost estimates
         self.stats = EngineStats()
 
     def pending(self, task: PreparedTask, done: dict[str, str]) -> list[JudgeRequest]:
@@ -133,6 +135,7 @@ class Engine:
     def run(self, tasks: Sequence[PreparedTask]) -> EngineStats:
         done = self.store.done()
         self.stats.spent_usd = self.store.totals()["cost_usd"] or 0.0
+        self.ratio.observed, self.ratio.estimated = self.store.get("usage_ratio") or (0, 0)  # carried over a resume
         queue = [(t, r) for t in tasks for r in self.pending(t, done)]
         total = len(queue)
         finished = 0
@@ -173,13 +176,13 @@ class Engine:
                 self._check_budget([r for _, r, _ in to_send])
                 yield from self._send(to_send, None)
         if later:
-            gate = BudgetGate(self.backend, [r for _, r, _ in later], self.mode, self.max_cost, self.stats.spent_usd) \
-                if self.max_cost is not None else None
+            gate = BudgetGate(self.backend, [r for _, r, _ in later], self.mode, self.max_cost, self.stats.spent_usd,
+                              self.ratio) if self.max_cost is not None else None
             yield from self._send(later, gate)
             if gate is not None and gate.refused is not None:
                 self.stats.stopped_for_budget = True
                 raise BudgetExceeded(budget_message(self.stats.spent_usd, "the next request", gate.refused,
-                                                    gate.max_cost))
+                                                    gate.max_cost, self.ratio.value))
 
     def _send(self, to_send: list[tuple[PreparedTask, JudgeRequest, str]],
               gate: BudgetGate | None) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
@@ -195,22 +198,29 @@ class Engine:
                 self.stats.sent += 1
                 cost = comp.usage.cost_usd or 0.0
                 self.stats.spent_usd += cost
+                observed = None if comp.error or comp.extra.get("usage_estimated") else comp.usage.prompt_tokens
                 if gate is not None:
-                    gate.settle(i, cost)
+                    gate.settle(i, cost, observed)
+                elif self.max_cost is not None:
+                    self.ratio.add(estimate_tokens(self.backend, [req], self.mode)[0], observed)
                 yield t, j, req
         finally:
             self.stats.backend_s += time.perf_counter() - t0
+            if self.max_cost is not None and self.ratio.estimated:
+                self.store.put("usage_ratio", [self.ratio.observed, self.ratio.estimated])
 
     def _check_budget(self, reqs: Sequence[JudgeRequest]) -> None:
         if self.max_cost is None:
             return
-        expected = estimate_cost(self.backend, reqs, self.mode)
-        if expected is None:
+        prices = self.backend.prices()
+        if prices is None:
             raise ConfigError(NO_PRICES)
+        p, c = estimate_tokens(self.backend, reqs, self.mode)
+        expected = cost_usd(prices, round(p * self.ratio.value), c) or 0.0
         if self.stats.spent_usd + expected > self.max_cost:
             self.stats.stopped_for_budget = True
             raise BudgetExceeded(budget_message(self.stats.spent_usd, f"the next {len(reqs)} requests", expected,
-                                                self.max_cost))
+                                                self.max_cost, self.ratio.value))
 
 
 def score_tasks(tasks: Sequence[PreparedTask], store: RunStore) -> list[ItemResult]:

@@ -42,7 +42,9 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch) -
         pairs = build_pairs("verdict", task.examples, task.protocol, Renderer(judge, args.max_length), swap=True)
         trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, args, build_lora_config(cfg), True, fast=fast)
         assert bool(args.precompute_ref_log_probs) is fast  # the fast path computes reference log-probs once
-        batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+        ds = trainer.train_dataset
+        chosen_ids = sorted(set(ds["example_id"]))[:4]  # the same 4 examples (8 rows) in both trainers
+        batch = trainer.data_collator([ds[i] for i in range(len(ds)) if ds[i]["example_id"] in chosen_ids])
         loss = trainer.compute_loss(trainer.model, batch)
         loss.backward()
         grads = {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
@@ -79,3 +81,6 @@ def test_grouped_sampler_is_deterministic_per_epoch_and_keeps_groups():
     assert all(len(set(runs[k:k + n])) == 1 for k, n in ((runs.index(g), groups.count(g)) for g in "abcd"))
     s.set_epoch(1)
     assert sorted(list(s)) == sorted(first)
+    lengths = [5, 5, 1, 1, 9, 9, 3, 3, 3]
+    windowed = list(GroupedSampler(groups, seed=3, lengths=lengths[:len(groups)], window=100))
+    assert [lengths[i] for i in windowed] == sorted(lengths[:len(groups)])  # one window: sorted by length

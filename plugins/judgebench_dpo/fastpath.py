@@ -116,13 +116,18 @@ class VerdictForward:
 
 class GroupedSampler(torch.utils.data.Sampler):
     """Shuffles examples, not rows: the rows of one example (its swapped orders) come out next to each other, so a
-    batch holds both orders of an example.  Deterministic in (seed, epoch), so resuming replays the same order."""
+    batch holds both orders of an example.  With ``lengths``, examples are shuffled, cut into windows of
+    ``window`` rows and sorted by length inside each window, so a batch pads little (the usual length-grouped
+    sampling).  Deterministic in (seed, epoch), so resuming replays the same order."""
 
-    def __init__(self, groups: Sequence[str], seed: int) -> None:
+    def __init__(self, groups: Sequence[str], seed: int, lengths: Sequence[int] | None = None,
+                 window: int = 0) -> None:
         order: dict[str, list[int]] = {}
         for i, g in enumerate(groups):
             order.setdefault(str(g), []).append(i)
         self.groups = list(order.values())
+        self.lengths = list(lengths) if lengths is not None else None
+        self.window = int(window)
         self.seed = seed
         self.epoch = 0
         self.n = len(groups)
@@ -136,8 +141,27 @@ class GroupedSampler(torch.utils.data.Sampler):
     def __iter__(self) -> Iterator[int]:
         groups = list(self.groups)
         random.Random(f"{self.seed}:{self.epoch}").shuffle(groups)
+        if self.lengths is not None and self.window > 0:
+            out, win, rows = [], [], 0
+            for g in groups + [None]:
+                if g is None or rows >= self.window:
+                    out += sorted(win, key=lambda grp: max(self.lengths[i] for i in grp))
+                    win, rows = [], 0
+                if g is not None:
+                    win.append(g)
+                    rows += len(g)
+            groups = out
         for g in groups:
             yield from g
+
+
+def sort_rows_by_length(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pair rows ordered by prompt length, an example's rows kept together (the reference pass before training
+    reads them in this order, so its batches pad little)."""
+    by_example: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_example.setdefault(str(r[GROUP_COLUMN]), []).append(r)
+    return [r for grp in sorted(by_example.values(), key=lambda g: max(len(r["prompt"]) for r in g)) for r in grp]
 
 
 def make_fast_trainer_class(trl: Any) -> type:
@@ -155,10 +179,12 @@ def make_fast_trainer_class(trl: Any) -> type:
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             ds = train_dataset if train_dataset is not None else self.train_dataset
             if ds is not None and GROUP_COLUMN in getattr(ds, "column_names", ()):
-                return GroupedSampler(ds[GROUP_COLUMN], self.args.seed)
+                lengths = [len(x) for x in ds["prompt_ids"]] if "prompt_ids" in ds.column_names else None
+                window = 16 * self.args.per_device_train_batch_size * max(1, self.args.gradient_accumulation_steps)
+                return GroupedSampler(ds[GROUP_COLUMN], self.args.seed, lengths, window)
             return super()._get_train_sampler(train_dataset)
 
     return VerdictDPOTrainer
 
 
-__all__ = ["VerdictForward", "GroupedSampler", "make_fast_trainer_class", "split_rows"]
+__all__ = ["VerdictForward", "GroupedSampler", "make_fast_trainer_class", "sort_rows_by_length", "split_rows"]

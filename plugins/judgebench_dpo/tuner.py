@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -118,12 +119,14 @@ def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: A
         from datasets.utils.logging import disable_progress_bar
 
         disable_progress_bar()  # trl's dataset preparation bars
+        os.environ["TQDM_DISABLE"] = "1"  # trl's reference log-prob pass reads this
     model.train()
     cls = trl.DPOTrainer
     if fast:
-        from .fastpath import make_fast_trainer_class
+        from .fastpath import make_fast_trainer_class, sort_rows_by_length
 
         cls = make_fast_trainer_class(trl)
+        rows = sort_rows_by_length(rows)
     trainer = cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config)
     if quiet:
