@@ -11,6 +11,8 @@ Everything heavy (the engine, backends, pandas) is imported on first use, never 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -147,11 +149,17 @@ def run_config(cfg: Any, *, runs_root: str | Path = "runs", run_dir: str | Path 
         return execute(cfg, runs_root=Path(runs_root), run_dir=Path(run_dir) if run_dir else None, progress=update,
                        **kw)
 
+    log = logging.getLogger("judgebench.run")
+    log.info("run: %s on %s (mode %s, limit %s, seed %s)", cfg.backend.label(), cfg.task, cfg.mode, cfg.limit,
+             cfg.seed)
+    t0 = time.perf_counter()
     if callable(progress):
         out = go(progress)
     else:
         with progress_bar(f"judging {cfg.task} with {cfg.backend.label()}", enabled=bool(progress)) as update:
             out = go(update)
+    log.info("run: %s done in %.1f s: sent %d, from cache %d, already done %d", out.run_dir,
+             time.perf_counter() - t0, out.stats.sent, out.stats.from_cache, out.stats.already_done)
     return Results(run_dir=out.run_dir, rows=out.rows, manifest=out.manifest, items=out.items, stats=out.stats)
 
 

@@ -52,15 +52,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def quiet_libraries() -> None:
-    """--quiet also silences the libraries a plugin loads later: Hugging Face progress bars ("Loading weights",
-    downloads) and their info/warning logs, and Python warnings such as deprecation notices.  Errors still show."""
+def quiet_libraries(keep_warnings: bool = False) -> None:
+    """Silence the libraries a plugin loads later (the default of `run`; `--verbose` keeps them): Hugging Face
+    progress bars ("Loading weights", downloads) and their info/warning logs, and Python warnings such as
+    deprecation notices (``keep_warnings``: left to `--log-file`, which records them).  Errors still show."""
     import os
     import warnings
 
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read by huggingface_hub and transformers at import
-    os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # --quiet wins over a louder setting in the environment
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"  # wins over a louder setting in the environment
     os.environ["DATASETS_VERBOSITY"] = "error"
+    if keep_warnings:
+        return
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|transformers|peft|trl)\b")
@@ -81,8 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if getattr(args, "quiet", False):
-        quiet_libraries()
+    log_file = getattr(args, "log_file", None)
+    if getattr(args, "quiet", False) or getattr(args, "verbose", None) is False:
+        quiet_libraries(keep_warnings=bool(log_file))
+    if log_file:
+        from .console import log_to_file
+
+        try:
+            log_to_file(log_file)
+        except JudgebenchError as e:
+            print(f"judgebench {args.command}: error: {e}", file=sys.stderr)
+            return e.exit_code
     if getattr(args, "trust_remote_code", False):
         from . import trust
 

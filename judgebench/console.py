@@ -31,18 +31,78 @@ def print_table(table: Any) -> None:
     Console(file=sys.stdout, width=max(120, Console().width)).print(table)
 
 
+class RateMeter:
+    """Judgments per second over the most recent ``window`` judgments, and the time left at that rate.  The window
+    slides, so a burst of cached or already-stored judgments at the start stops counting once fresh ones arrive."""
+
+    def __init__(self, window: int = 50, min_span_s: float = 0.5) -> None:
+        from collections import deque
+
+        self.samples: Any = deque()
+        self.window, self.min_span_s = window, min_span_s
+
+    def add(self, t: float, done: int) -> None:
+        self.samples.append((t, done))
+        while len(self.samples) > 2 and self.samples[-1][1] - self.samples[1][1] >= self.window:
+            self.samples.popleft()
+
+    def rate(self) -> float | None:
+        if len(self.samples) < 2:
+            return None
+        (t0, d0), (t1, d1) = self.samples[0], self.samples[-1]
+        if t1 - t0 < self.min_span_s or d1 <= d0:
+            return None
+        return (d1 - d0) / (t1 - t0)
+
+    def eta_text(self, done: int, total: int) -> str:
+        r = self.rate()
+        if done >= total:
+            return ""
+        if r is None:
+            return "eta —"
+        left = int(round((total - done) / r))
+        h, rem = divmod(left, 3600)
+        return f"eta {h}:{rem // 60:02d}:{rem % 60:02d} at {r:.3g}/s" if h else \
+            f"eta {rem // 60}:{rem % 60:02d} at {r:.3g}/s"
+
+
 @contextlib.contextmanager
 def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr (only on a terminal); yields an update(done, total) callback."""
+    """One rich progress bar on stderr (only on a terminal), advanced per judgment; yields update(done, total).
+    The time left comes from the observed rate of the latest judgments (:class:`RateMeter`)."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    import time
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True) as prog:
-        tid = prog.add_task(description, total=None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    meter = RateMeter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[eta]}"), transient=True) as prog:
+        tid = prog.add_task(description, total=None, eta="")
 
         def update(done: int, total: int) -> None:
-            prog.update(tid, completed=done, total=total)
+            meter.add(time.monotonic(), done)
+            prog.update(tid, completed=done, total=total, eta=meter.eta_text(done, total))
         yield update
+
+
+def log_to_file(path: str) -> None:
+    """``--log-file``: log records (INFO and up) and Python warnings, with times, appended to ``path``."""
+    import logging
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(p, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"--log-file {path}: cannot write there ({e.strerror or e})") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)  # warnings go to the file, not the terminal

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="evaluate a tuned judge on items it was trained on (the run is marked contaminated)")
     p.add_argument("--json", action="store_true", help="print the summary rows as JSON instead of a table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="show the libraries' own progress bars, logs and warnings (hidden by default)")
+    p.add_argument("--log-file", metavar="PATH", help="append log records and warnings (with times) to this file")
     p.set_defaults(func=run)
 
 
