@@ -17,10 +17,12 @@ import yaml
 from . import registry
 from .backend import JudgeBackend
 from .contamination import overlap, trained_digests
+from .dirlock import DirLock
 from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
+from .redact import redact
 from .specs import build_backend  # noqa: F401  (moved to the public plugin API; kept here for old imports)
 from .store import RunStore, default_cache_path, storage_failure
 from .task import TaskIndex
@@ -45,18 +47,22 @@ class RunConfig:
     cache: bool = True
     ids_file: str | None = None  # restrict to the example ids listed in this file (one per line, or a split JSON)
     allow_contaminated: bool = False
+    #: where the judge's answers come from besides its options (e.g. OPENAI_BASE_URL), see JudgeBackend.endpoint
+    endpoint: dict[str, Any] | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What makes two runs the same run (the budget and batch size do not)."""
-        d = asdict(self)
+        """What makes two runs the same run (the budget and batch size do not), in its redacted form: a config
+        read back from disk (where secrets are masked) still names the same run."""
+        d = self.to_dict()
         for k in ("max_cost", "batch_size", "cache", "skip_invalid"):
             d.pop(k)
-        d["backend"] = self.backend.to_dict()
-        return d
+        return redact(d)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["backend"] = self.backend.to_dict()
+        if not d["endpoint"]:
+            d.pop("endpoint")  # runs of local judges (and older runs) keep their identity
         return d
 
     @classmethod
@@ -90,6 +96,8 @@ class RunOutcome:
     rows: list[dict[str, Any]]
     stats: EngineStats
     manifest: dict[str, Any]
+
+
 
 
 def _versions(backend_name: str) -> dict[str, str]:
@@ -134,6 +142,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
     top = index.get(cfg.task)
     group = (top.name, top.aggregate) if top.group else None
     subgroups = index.subgroups(cfg.task)
+    pin_endpoint(cfg)
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
     cfg_file = run_dir / CONFIG
@@ -142,19 +151,30 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             raise ConfigError(f"{run_dir} holds a different run (its {CONFIG} differs); use --resume {run_dir} to "
                               f"continue it or choose another --run-dir")
     own_backend = backend is None
-    backend = backend or build_backend(cfg.backend)
+    created = not run_dir.exists()
+    # one writer per run directory: a second run on it stops here, before loading a model or sending anything
+    lock = DirLock(run_dir, "run").acquire()
     try:
-        contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
+        backend = backend or build_backend(cfg.backend)
+        try:
+            contaminated = guard_contamination(backend, cfg.backend.model, tasks, cfg.allow_contaminated)
+        except BaseException:
+            if own_backend:
+                backend.close()
+            raise
     except BaseException:
+        # a run that fails to start leaves no folder behind (which globs such as runs/llmbar__* would pick up)
+        lock.release(remove=created)
+        raise
+    try:
+        if not cfg_file.exists():  # only once the options are validated, and redacted like every file we write
+            cfg_file.write_text(yaml.safe_dump(redact(cfg.to_dict()), sort_keys=False))
+        store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
+    except BaseException:
+        lock.release()
         if own_backend:
             backend.close()
         raise
-    # the run directory appears once the task and the backend are ready: a run that fails to start leaves no
-    # folder holding only config.yaml behind (which globs such as runs/llmbar__* would then pick up)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not cfg_file.exists():
-        cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    store = RunStore(run_dir, (cache_path or default_cache_path()) if cfg.cache else None)
     manifest: dict[str, Any] = {}
     try:
         task_info = {t.name: {"split": t.split, "data_hash": t.data_hash, "task_hash": t.task_hash(cfg.seed, cfg.mode),
@@ -192,6 +212,19 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         store.close()
         if own_backend:
             backend.close()
+        lock.release()
+
+
+def pin_endpoint(cfg: RunConfig) -> None:
+    """Record in ``cfg`` where its judge's answers come from besides the options (the backend class's
+    ``endpoint``: e.g. OPENAI_BASE_URL); a resumed run whose environment now points elsewhere is refused."""
+    current = registry.load("backend", cfg.backend.name).endpoint(cfg.backend.model, dict(cfg.backend.options))
+    current = redact(current) or None
+    if cfg.endpoint is not None and redact(cfg.endpoint) != current:
+        raise ConfigError(f"this run was judged through {cfg.endpoint} but the environment now gives "
+                          f"{current or 'the default endpoint'}; restore the environment to resume it, or start "
+                          f"another run")
+    cfg.endpoint = current
 
 
 def task_aggs(tasks: list[PreparedTask]) -> dict[str, TaskAgg]:
@@ -220,6 +253,8 @@ def _usage(store: RunStore) -> dict[str, Any]:
     tot.update(sent=sent, backend_s=backend_s, wall_s=store.get("wall_s", 0.0),
                judgments_per_s=(sent / backend_s) if backend_s > 0 else None,
                usd_per_1k=(tot["cost_usd"] / tot["n_judgments"] * 1000) if tot["cost_usd"] is not None and tot["n_judgments"] else None)
+    if store.get("rate_stats") is not None:
+        tot["rates"] = store.get("rate_stats")
     return {"usage": tot}
 
 
@@ -271,5 +306,5 @@ def mark_failed(run_dir: Path, manifest: dict[str, Any], error: str) -> None:
 
 def _write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.write_text(json.dumps(redact(manifest), indent=2, default=str))
     os.replace(tmp, run_dir / MANIFEST)

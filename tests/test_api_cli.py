@@ -110,7 +110,8 @@ def test_max_cost_stops_request_by_request_and_a_higher_budget_completes(tmp_pat
 
 def _start_run(run: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "judgebench.cli", "run", "--backend", "openai:judge-test",
-                             "-o", f"base_url={url}", "-o", "concurrency=4", "-o", "batch_size=16", "--task", "sample",
+                             "-o", f"base_url={url}", "-o", "concurrency=4", "-o", "max_concurrency=4", "-o", "batch_size=16",
+                             "--task", "sample",
                              "--limit", "60",
                              "--run-dir", str(run), "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -144,7 +145,7 @@ def test_interrupt_or_kill_loses_nothing_committed_and_resume_finishes(tmp_path,
         p = cli("run", "--resume", str(run), "-q")
         assert p.returncode == 0, p.stderr
     assert rows(run, "SELECT COUNT(*), SUM(status = 'ok') FROM judgments") == [(120, 120)]
-    # only requests in flight at the interrupt (at most `concurrency`) were sent twice
+    # only requests in flight at the interrupt (at most `max_concurrency`) were sent twice
     assert 120 <= len(srv.log) <= 120 + 4
 
 

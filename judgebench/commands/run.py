@@ -110,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"run dir: {out.run_dir}  judgments: {u['n_judgments']} (sent now: {out.stats.sent}, from cache: "
               f"{out.stats.from_cache}, already done: {out.stats.already_done}), truncated: {u['truncated']}, "
               f"retries: {u['retries']}{cost}")
+        r = u.get("rates")
+        if r and r.get("achieved_rpm"):
+            print(f"rates: {r['achieved_rpm']:.0f} requests/min, {r['achieved_tpm'] or 0:.0f} tokens/min, "
+                  f"429s: {r['n_429']}, concurrency reached: {r['concurrency_peak']}")
         skipped = sum(len(t["skipped_invalid"]) for t in out.manifest["tasks"].values())
         if skipped:
             print(f"skipped invalid rows: {skipped} (listed in {out.run_dir / 'manifest.json'})")

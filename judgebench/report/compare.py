@@ -191,8 +191,7 @@ def _rates(r: Any) -> dict[str, Any]:
     """Hosted APIs: achieved requests/min and tokens/min and the count of 429 answers."""
     if not isinstance(r, dict):
         return {}
-    return {"requests_per_min": r.get("requests_per_min"), "tokens_per_min": r.get("tokens_per_min"),
-            "n_429": r.get("n_429")}
+    return {"achieved_rpm": r.get("achieved_rpm"), "achieved_tpm": r.get("achieved_tpm"), "n_429": r.get("n_429")}
 
 
 def _nan_to_none(x: Any) -> Any:

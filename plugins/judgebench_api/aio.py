@@ -64,19 +64,23 @@ _SKIPPED: Any = object()
 
 
 def stream(loop: LoopThread, make: Callable[[int], Awaitable[T]], n: int, concurrency: int,
-           poll_s: float = 0.1, admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, T]]:
+           poll_s: float = 0.1, admit: Callable[[int], bool] | None = None,
+           slots: Any = None) -> Iterator[tuple[int, T]]:
     """Run ``make(0) … make(n-1)`` on ``loop`` with at most ``concurrency`` in flight; yield ``(i, result)`` in
     completion order.  Closing the iterator early (an exception or KeyboardInterrupt in the consumer) cancels
     what is still queued or in flight and waits briefly for it to unwind; what was yielded stays yielded.
 
     ``admit(i)``, when given, is asked (on the loop thread) just before ``make(i)`` would start; once it says
     no, ``i`` and every index not yet started are skipped (never yielded) and the stream ends when the requests
-    already in flight have finished — how a budget stops a run without waiting for a whole batch to drain."""
+    already in flight have finished — how a budget stops a run without waiting for a whole batch to drain.
+
+    ``slots``, when given, replaces the fixed semaphore: an async context manager per request (an adaptive
+    concurrency window such as :class:`judgebench_api.ratelimit.RateControl`)."""
     results: queue.SimpleQueue[tuple[int, T]] = queue.SimpleQueue()
     refused = False
 
     async def run_all() -> None:
-        sem = asyncio.Semaphore(concurrency)
+        sem = slots if slots is not None else asyncio.Semaphore(concurrency)
 
         async def one(i: int) -> None:
             nonlocal refused

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
 from judgebench.plugin import is_dry_run, stable_hash
+from judgebench.redact import redact
 
 from . import aio
 from .chat import BodyError, NoLogprobs, Parsed, parse_response, request_kwargs
@@ -17,9 +18,11 @@ from .credentials import (
     make_redactor,
     resolve_key,
 )
+from .endpoint import effective_base_url
 from .options import ApiOptions
 from .pricing import TokenCounter, cost_usd, lookup_prices
-from .retrying import Attempts, make_retrying
+from .ratelimit import RateControl
+from .retrying import Attempts, make_retrying, retry_after_s
 
 #: the attempt counter of the request being worked on by the current asyncio task (read by HTTP hooks)
 ATTEMPTS: contextvars.ContextVar[Attempts | None] = contextvars.ContextVar("judgebench_api_attempts", default=None)
@@ -40,6 +43,7 @@ class ApiBackend(JudgeBackend):
     plugin = "api"
     option_defaults: ClassVar[dict[str, Any]] = {}
     sdk_retries_transport = False  # True: the SDK retries 429/5xx/timeouts; we retry only malformed bodies
+    observes_headers = False  # True: _call reports each answer's status and headers to self.rate itself
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
         if not model:
@@ -53,6 +57,8 @@ class ApiBackend(JudgeBackend):
         self.counter = TokenCounter(model)
         self._loop: aio.LoopThread | None = None
         self._prices: Any = _UNSET
+        o = self.opts
+        self.rate = RateControl(o.rpm, o.tpm, o.rate_window_s, o.concurrency, o.max_concurrency, o.adaptive)
 
     # -- what subclasses provide ---------------------------------------------------------------
     def _import_sdk(self) -> None:
@@ -78,7 +84,11 @@ class ApiBackend(JudgeBackend):
 
     # -- the JudgeBackend contract -------------------------------------------------------------
     def fingerprint(self) -> str:
-        return stable_hash({"backend": self.plugin, "model": self.model, **self.opts.answer_identity()})
+        ident = {"backend": self.plugin, "model": self.model, **self.opts.answer_identity()}
+        env = type(self).endpoint(self.model, self.options)
+        if env:  # the server the environment points at (OPENAI_BASE_URL …) is part of the judge
+            ident["endpoint"] = env
+        return stable_hash(ident)
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
         return self._in_order(requests, GENERATE)
@@ -100,7 +110,7 @@ class ApiBackend(JudgeBackend):
             self._loop = aio.LoopThread()
         reqs = list(requests)
         yield from aio.stream(self._loop, lambda i: self._complete(reqs[i], mode), len(reqs), self.opts.concurrency,
-                              admit=admit)
+                              admit=admit, slots=self.rate)
 
     def count_tokens(self, text: str) -> int:
         return self.counter(text)
@@ -120,12 +130,19 @@ class ApiBackend(JudgeBackend):
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "plugin": self.plugin, "sdk": self.sdk_version(),
-                "base_url": self.redact(self.opts.base_url) if self.opts.base_url else None,
+                "base_url": effective_base_url(self.opts, type(self).endpoint(self.model, self.options)),
+                "endpoint": type(self).endpoint(self.model, self.options),
+                "headers": redact(self.opts.headers) if self.opts.headers else None,
                 "api_key_source": self.key.source, "concurrency": self.opts.concurrency,
                 "batch_size": self.batch_size, "timeout_s": self.opts.timeout, "max_retries": self.opts.max_retries,
                 "usd_per_mtok": self.prices(), "price_source": self.price_source(),
                 "token_counter": self.counter.kind, "prefix_mode": self.opts.prefix_mode,
-                "top_logprobs": self.opts.top_logprobs}
+                "top_logprobs": self.opts.top_logprobs, "rpm": self.opts.rpm, "tpm": self.opts.tpm,
+                "adaptive": self.opts.adaptive, "max_concurrency": self.opts.max_concurrency, "batch": self.opts.batch}
+
+    def rate_stats(self) -> dict[str, Any]:
+        """Achieved request and token rates, 429s and the concurrency reached (for the manifest and report)."""
+        return self.rate.stats()
 
     def close(self) -> None:
         if self._loop is not None:
@@ -141,11 +158,23 @@ class ApiBackend(JudgeBackend):
         try:
             async for attempt in make_retrying(self.opts.max_retries, attempts, bodies_only=self.sdk_retries_transport):
                 with attempt:
+                    charged = await self._admit(kwargs)
                     try:
                         raw = await self._call(kwargs, extra, attempts)
                     except ValueError as e:  # undecodable JSON, or a body the SDK's models reject
                         raise BodyError(f"malformed response body ({type(e).__name__}: {e})") from e
+                    except Exception as e:
+                        status = getattr(e, "status_code", None)
+                        if not self.observes_headers:
+                            self.rate.observe(status, _error_headers(e), retry_after_s(e))
+                        if status == 429:
+                            self.rate.settle(charged, 0, None)  # refused: the server charged nothing
+                        raise
+                    if not self.observes_headers:
+                        self.rate.observe(200, _sdk_headers(raw))
                     parsed = parse_response(raw, req, mode, self.opts.logprob_floor)
+                    self.rate.settle(charged, None if parsed.prompt_tokens is None else
+                                     parsed.prompt_tokens + (parsed.completion_tokens or 0), parsed.completion_tokens)
             comp = self._completion(parsed, req, kwargs)
         except NoLogprobs as e:
             comp = Completion(error=str(e))
@@ -154,6 +183,13 @@ class ApiBackend(JudgeBackend):
         comp.retries = attempts.retries
         comp.latency_s = time.perf_counter() - t0
         return comp
+
+    async def _admit(self, kwargs: dict[str, Any]) -> float:
+        """Wait for the rate limits; returns the tokens charged for this attempt."""
+        if not self.rate.wants_tokens:
+            return await self.rate.admit(0, 0)
+        prompt = self.counter("\n".join(str(m.get("content") or "") for m in kwargs["messages"]))
+        return await self.rate.admit(prompt, int(kwargs.get("max_tokens") or kwargs.get("max_completion_tokens") or 1))
 
     def _describe(self, e: BaseException, attempts: Attempts) -> str:
         msg = f"{type(e).__name__}: {e}"
@@ -175,3 +211,17 @@ class ApiBackend(JudgeBackend):
             extra["top_tokens"] = [t for t, _ in p.top[:5]]
         return Completion(text=p.text, choice_logprobs=p.choice_logprobs,
                           usage=Usage(pt, ct, cost_usd(self.prices(), pt, ct)), extra=extra)
+
+
+def _error_headers(e: BaseException) -> Any:
+    resp = getattr(e, "response", None)
+    return getattr(resp, "headers", None) or getattr(e, "litellm_response_headers", None)
+
+
+def _sdk_headers(raw: Any) -> Any:
+    """The HTTP headers litellm keeps with a response (``_hidden_params``), if any."""
+    hidden = getattr(raw, "_hidden_params", None)
+    if isinstance(hidden, dict):
+        h = hidden.get("additional_headers") or {}
+        return {k.removeprefix("llm_provider-"): v for k, v in h.items()} if isinstance(h, dict) else None
+    return None

@@ -88,13 +88,21 @@ def _http_client_class() -> Any:
 class OpenAIBackend(ApiBackend):
     """``--backend openai:MODEL [-o base_url=URL] [-o concurrency=N] …`` (options: see ApiOptions).
 
-    Transport failures (429 honouring Retry-After, 408/409, 5xx, timeouts, connection errors) are retried by the
-    SDK itself (``max_retries``); malformed bodies by tenacity; both draw on one budget of ``max_retries``
-    per request, and every HTTP attempt is counted through the HTTP client's request hook.
+    Every failure worth another try (429 honouring Retry-After, 408/409, 5xx, timeouts, connection errors,
+    malformed bodies) is retried by our tenacity policy, not by the SDK (``max_retries=0`` there), so that each
+    attempt passes the rate limits and each answer's status and ``x-ratelimit-*`` headers reach them; one budget
+    of ``max_retries`` per request; every HTTP attempt is counted in the HTTP client's ``send``.
     """
 
     plugin = "openai"
-    sdk_retries_transport = True
+
+    @classmethod
+    def endpoint(cls, model: str | None, options: dict[str, Any]) -> dict[str, Any]:
+        from .endpoint import openai_endpoint
+        from .options import ApiOptions
+
+        return openai_endpoint(ApiOptions.parse(cls.plugin, options, **cls.option_defaults))
+    observes_headers = True
 
     def _import_sdk(self) -> None:
         try:
@@ -113,23 +121,33 @@ class OpenAIBackend(ApiBackend):
         import httpx
         import openai
 
-        n = self.opts.concurrency
+        n = max(self.opts.concurrency, self.opts.max_concurrency) if self.opts.adaptive else self.opts.concurrency
         http = _http_client_class()(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
-        return openai.AsyncOpenAI(api_key=self.key.key or NO_KEY, base_url=self.opts.base_url,
-                                  timeout=self.opts.timeout, max_retries=self.opts.max_retries, http_client=http)
+        o = self.opts
+        return openai.AsyncOpenAI(api_key=self.key.key or NO_KEY, base_url=o.base_url, organization=o.organization,
+                                  project=o.project, default_headers=o.headers,
+                                  default_query={"api-version": o.api_version} if o.api_version else None,
+                                  timeout=o.timeout, max_retries=0, http_client=http)
 
     async def _call(self, kwargs: dict[str, Any], extra_body: dict[str, Any], attempts: Attempts) -> Any:
         import httpx
+        import openai
+
+        from .retrying import retry_after_s
 
         if self._client is None:  # created on the loop thread, where it is used
             self._client = self._make_client()
-        left = max(0, self.opts.max_retries - attempts.n)
-        client = self._client if left == self.opts.max_retries else self._client.with_options(max_retries=left)
+        client = self._client
         # the SDK's low-level post(): its auth, base_url, timeouts and retries (Retry-After included), without the
         # typed-parameter transform and response-model construction that cost ~1/3 of the client's CPU per request;
         # the body is validated by parse_response (and a non-JSON body raises ValueError → retried as malformed)
-        resp = await client.post("/chat/completions", cast_to=httpx.Response,
-                                 body={"model": self.model, **kwargs, **extra_body})
+        try:
+            resp = await client.post("/chat/completions", cast_to=httpx.Response,
+                                     body={"model": self.model, **kwargs, **extra_body})
+        except openai.APIStatusError as e:
+            self.rate.observe(e.status_code, e.response.headers, retry_after_s(e))
+            raise
+        self.rate.observe(resp.status_code, resp.headers)
         return resp.json()
 
     async def _aclose(self) -> None:

@@ -204,6 +204,11 @@ class FakeChatServer:
         if method == "GET" and route.endswith("/models"):
             return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0,
                                                      "owned_by": "judgebench-test"}]}, {}
+        if route.endswith("/_limits") and self.limits is not None:  # the benchmarks read (and reset) the counts
+            out = self.limits.counts()
+            if method == "POST":
+                self.limits.reset_counts()
+            return 200, out, {}
         if "/files" in route or "/batches" in route:
             reply = self.batch.handle(method, route, headers, raw)
             if reply is not None:

@@ -65,9 +65,18 @@ class ServerLimits:
         self.requests = Bucket(rpm, window_s, burst) if rpm else None
         self.tokens = Bucket(tpm, window_s, burst) if tpm else None
         self._lock = threading.Lock()
-        self.accepted = 0
-        self.accepted_tokens = 0
-        self.limited = 0
+        self.reset_counts()
+
+    def reset_counts(self) -> None:
+        self.accepted = self.accepted_tokens = self.limited = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+
+    def counts(self) -> dict[str, float | None]:
+        """What was admitted and refused since the last reset, and over which span (server clock)."""
+        with self._lock:
+            return {"accepted": self.accepted, "accepted_tokens": self.accepted_tokens, "limited": self.limited,
+                    "span_s": (self.t_last - self.t_first) if self.t_first is not None and self.t_last else None}
 
     def admit(self, n_tokens: int) -> tuple[bool, dict[str, str]]:
         """Charge one request of ``n_tokens`` or refuse it; returns (admitted, headers to send)."""
@@ -82,6 +91,8 @@ class ServerLimits:
                     b.level -= min(n, b.capacity)
                 self.accepted += 1
                 self.accepted_tokens += n_tokens
+                self.t_first = now if self.t_first is None else self.t_first
+                self.t_last = now
             else:
                 self.limited += 1
             headers = self._headers()
