@@ -6,12 +6,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from judgebench.plugin import stable_hash
 
 CACHE_FILE = ".judgebench-digest.json"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.gguf")
+
+
+def tokenizer_digest(tok: Any, src: Any) -> str:
+    """Identity of a Hugging Face tokenizer for fingerprints: chat template, vocabulary size, the contents of a local
+    checkpoint's tokenizer*.json files (``src``: a :class:`~judgebench_hf.loading.ModelSource`) and special tokens."""
+    files = sorted(Path(src.source).glob("tokenizer*.json")) if src.local else []
+    content = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    return stable_hash({"template": getattr(tok, "chat_template", None), "vocab": len(tok), "files": content,
+                        "special": sorted(map(str, tok.all_special_tokens))}, 24)
 
 
 def weight_files(directory: Path) -> list[Path]:

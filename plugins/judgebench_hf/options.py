@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from judgebench import ConfigError
-from judgebench.plugin import resolve_trust_remote_code
+from judgebench.plugin import as_bool, as_int, reject_unknown, resolve_trust_remote_code
 
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float16": "float16", "fp16": "float16", "half": "float16"}
@@ -56,10 +56,7 @@ class HFOptions:
     def parse(cls, who: str, options: Mapping[str, Any], extra: tuple[str, ...] = ()) -> "HFOptions":
         """Build from keyword options; an unknown key raises ConfigError naming it and listing the allowed ones."""
         allowed = cls.names()
-        unknown = sorted(set(options) - set(allowed) - set(extra))
-        if unknown:
-            raise ConfigError(f"{who}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                              f"allowed: {', '.join(sorted([*allowed, *extra]))}")
+        reject_unknown(who, options, [*allowed, *extra])
         kw = {k: v for k, v in options.items() if k in allowed}
         for key in ("max_length", "max_batch_tokens", "max_batch_size", "threads"):
             if kw.get(key) is not None:
@@ -91,23 +88,7 @@ class HFOptions:
 
 
 def _positive_int(who: str, key: str, value: Any) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
-    if n <= 0 or (isinstance(value, float) and value != n) or isinstance(value, bool):
-        raise ConfigError(f"{who}: option '{key}' must be a positive integer, got {value!r}")
-    return n
-
-
-def as_bool(who: str, key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{who}: option '{key}' must be true or false, got {value!r}")
+    return as_int(who, key, value, low=1)
 
 
 def resolve_device(torch: Any, device: str) -> str:

@@ -2,11 +2,11 @@
 by vLLM's offline engine.
 
 Prompts are exactly the hf backend's: the request is rendered with the model's chat template by
-``judgebench_hf.prompting.PromptBuilder`` on the Hugging Face tokenizer, too-long prompts have only their candidates
+``judgebench_hf.shared.PromptBuilder`` on the Hugging Face tokenizer, too-long prompts have only their candidates
 truncated (the same builder), and the resulting token ids are handed to vLLM as ``{"prompt_token_ids": ids}``
 (vLLM adds no token of its own to a token prompt), so the model sees the tokens judgebench rendered.
 
-Choice scoring is exact, with the hf backend's rule (``judgebench_hf.choices``: each choice tokenised in context;
+Choice scoring is exact, with the hf backend's rule (``judgebench_hf.shared.ChoicePlan``: each choice tokenised in context;
 a choice that is a token-prefix of another, "1" vs "10", scored as "1 not followed by 0").  It reads
 **prompt log-probs**: for each request, one row per leaf of the choices' token trie (``prompt + choice tokens`` for
 every choice that is not a prefix of another) is sent with ``SamplingParams(prompt_logprobs=1, max_tokens=1)``.
@@ -33,12 +33,8 @@ from typing import Any, Sequence
 from judgebench import (CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, MissingExtra,
                         Usage)
 from judgebench.plugin import stable_hash
-from judgebench_hf.backend import HFBackend
-from judgebench_hf.choices import ChoicePlan, PlanCache
-from judgebench_hf.generation import eos_ids
-from judgebench_hf.loading import ModelSource
-from judgebench_hf.options import DEFAULT_MAX_LENGTH
-from judgebench_hf.prompting import PromptBuilder, choice_prompts, drop_failed
+from judgebench_hf.shared import (DEFAULT_MAX_LENGTH, ChoicePlan, ModelSource, PlanCache, PromptBuilder, choice_prompts,
+                                  drop_failed, eos_ids, tokenizer_digest)
 
 from .convert import SCORING_KWARGS, choice_scores, generation_completion, generation_kwargs, score_rows
 from .engine import VLLMEngine
@@ -169,9 +165,10 @@ class VLLMBackend(JudgeBackend):
     def prices(self) -> tuple[float, float]:
         return (0.0, 0.0)  # local inference has no per-token price
 
-    # the hf backend's tokenizer digest (chat template, vocabulary size, tokenizer*.json contents, special tokens):
-    # it reads only ``self.tokenizer`` and ``self.src``, which this backend has too
-    tokenizer_digest = HFBackend.tokenizer_digest
+    def tokenizer_digest(self) -> str:
+        """The hf backend's tokenizer digest (chat template, vocabulary size, tokenizer*.json contents, special
+        tokens)."""
+        return tokenizer_digest(self.tokenizer, self.src)
 
     def fingerprint_parts(self) -> dict[str, Any]:
         """The hf backend's ingredients — weights digest (content, or hub commit), tokenizer digest, the options

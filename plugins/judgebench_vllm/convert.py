@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from judgebench import Completion, SamplingParams, Usage
-from judgebench_hf.choices import ChoicePlan, Tokens
-from judgebench_hf.generation import cut_at_stop
+from judgebench_hf.shared import ChoicePlan, Tokens, cut_at_stop
 
 #: SamplingParams of a choice-scoring row.  ``prompt_logprobs=1`` returns, at every prompt position, the log-prob of
 #: the prompt's *actual* next token (always included, whatever its rank) plus the top-1 — we read only the former, so
@@ -42,7 +41,7 @@ def generation_kwargs(s: SamplingParams, stop_token_ids: Sequence[int] = ()) -> 
     greedy sampling"), ``top_p``, ``seed`` ("Random seed to use for the generation"), ``stop`` ("The returned output
     will not contain the stop strings"), ``stop_token_ids``.  The seed is only sent when sampling (greedy decoding
     ignores it, and a per-request seed costs vLLM a per-request generator); the end-of-turn tokens are the same ones
-    the hf backend stops at (judgebench_hf.generation.eos_ids)."""
+    the hf backend stops at (judgebench_hf.shared.eos_ids)."""
     kw: dict[str, Any] = {"max_tokens": int(s.max_tokens), "temperature": float(s.temperature),
                           "top_p": float(s.top_p)}
     if s.temperature > 0 and s.seed is not None:

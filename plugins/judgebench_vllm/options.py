@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from judgebench import ConfigError
-from judgebench.plugin import resolve_trust_remote_code
-from judgebench_hf.options import DTYPES, as_bool
+from judgebench.plugin import as_bool, as_int, reject_unknown, resolve_trust_remote_code
+from judgebench_hf.shared import DTYPES
 
 WHO = "backend 'vllm'"
 
@@ -45,10 +45,7 @@ class VLLMOptions:
     def parse(cls, options: Mapping[str, Any], who: str = WHO) -> "VLLMOptions":
         """Build from keyword options; an unknown key raises ConfigError naming it and listing the allowed ones."""
         allowed = cls.names()
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise ConfigError(f"{who}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                              f"allowed: {', '.join(sorted(allowed))}")
+        reject_unknown(who, options, allowed)
         kw = dict(options)
         if kw.get("max_length") is not None:
             kw["max_length"] = _int(who, "max_length", kw["max_length"], low=1)
@@ -82,10 +79,4 @@ class VLLMOptions:
 
 
 def _int(who: str, key: str, value: Any, low: int) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = low - 1
-    if isinstance(value, bool) or (isinstance(value, float) and value != n) or n < low:
-        raise ConfigError(f"{who}: option '{key}' must be an integer >= {low}, got {value!r}")
-    return n
+    return as_int(who, key, value, low=low)
