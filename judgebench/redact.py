@@ -31,7 +31,8 @@ _NOT_SECRET = {"API_KEY_ENV", "MAX_TOKENS", "MAX_COMPLETION_TOKENS", "MAX_TOKENS
                "TOKENIZER", "MAX_NEW_TOKENS", "AUTHOR", "AUTHORS", "KEY", "KEYS", "SORT_KEYS", "CACHE_KEY"}
 _SECRET_QUERY = ("key", "token", "secret", "password", "sig", "signature", "auth", "credential", "code")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
-_ASSIGN = re.compile(r"(?P<k>[A-Za-z_][A-Za-z0-9_-]*)(?P<eq>\s*[=:]\s*)(?P<v>[^\s,;&\"'}]+)")
+_ASSIGN = re.compile(r"(?P<k>[A-Za-z_][A-Za-z0-9_-]*)(?P<eq>[\"']?\s*[=:]\s*[\"']?)"
+                     r"(?P<v>(?:(?:Bearer|Basic|Token)\s+)?[^\s,;&\"'{}\[\]]+)", re.I)
 _registered: set[str] = set()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from judgebench import ConfigError
+from judgebench.redact import redact_text, register_secret
 
 CREDENTIALS_ENV = "JUDGEBENCH_CREDENTIALS"
 FILE_NAMES = ("credentials.toml", "credentials.yaml", "credentials.yml")
@@ -106,7 +107,7 @@ class Redactor:
         for s in self.secrets:
             if s in text:
                 text = text.replace(s, "***")
-        return text
+        return redact_text(text)  # and what every writer masks: URL user-info, secret query values, env secrets
 
 
 def secret_like_env_values() -> list[str]:
@@ -119,4 +120,6 @@ def make_redactor(*keys: str | None) -> Redactor:
         stored = list(read_credentials().values())
     except ConfigError:
         stored = []
+    for k in (*keys, *stored):
+        register_secret(k)  # masked in every file and message of this process, not only this backend's
     return Redactor([*keys, *secret_like_env_values(), *stored])

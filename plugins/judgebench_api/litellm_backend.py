@@ -40,6 +40,13 @@ class LiteLLMBackend(ApiBackend):
     plugin = "litellm"
     option_defaults: ClassVar[dict[str, Any]] = {"api_key_env": None}
 
+    @classmethod
+    def endpoint(cls, model: str | None, options: dict[str, Any]) -> dict[str, Any]:
+        from .endpoint import litellm_endpoint
+        from .options import ApiOptions
+
+        return litellm_endpoint(model, ApiOptions.parse(cls.plugin, options, **cls.option_defaults))
+
     def _import_sdk(self) -> None:
         self._litellm = import_litellm()
 
@@ -76,6 +83,11 @@ class LiteLLMBackend(ApiBackend):
                                 "max_retries": 0}
         if self.opts.base_url:
             call["api_base"] = self.opts.base_url
+        for name in ("organization", "api_version"):
+            if getattr(self.opts, name):
+                call[name] = getattr(self.opts, name)
+        if self.opts.headers:
+            call["extra_headers"] = dict(self.opts.headers)
         if self.key.key:
             call["api_key"] = self.key.key
         elif self.key.source.startswith("none"):
