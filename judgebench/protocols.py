@@ -118,8 +118,10 @@ class Protocol:
             if missing:
                 j.status, j.error = "error", f"backend returned no log-prob for choices {missing}"
                 return j
-            choice, conf = softmax_confidence({c: comp.choice_logprobs[c] for c in req.choices})
+            lps = {c: float(comp.choice_logprobs[c]) for c in req.choices}
+            choice, conf = softmax_confidence(lps)
             j.verdict, j.confidence = self.choice_to_verdict(req, choice), conf
+            j.meta = {**j.meta, "logprobs": lps}  # the evidence, kept for position calibration and the viewer
             return j
         token = self.match(req, comp.text)
         if token is None:
@@ -220,12 +222,17 @@ class PairwiseProtocol(Protocol):
     """Two candidates; by default judged in both orders, the verdict being the consistent winner.
 
     Options: ``orders``: "both" (default), "fixed" (as given) or "random" (one seeded order);
-    ``allow_tie``: offer "C" as a tie verdict.  An item with more than two candidates is judged as
-    its first correct candidate against its first incorrect one.
+    ``allow_tie``: offer "C" as a tie verdict; ``aggregate``: which rule gives the item's score —
+    "strict" (default: both orders must agree) or "calibrated" (:func:`calibrated_verdict`, balanced position
+    calibration).  Whatever the option, an item judged in both orders also carries the other rule's
+    verdict in ``details`` and both scores are reported, labelled.  An item with more than two candidates is
+    judged as its first correct candidate against its first incorrect one.
     """
 
     name = "pairwise"
-    option_names = ("orders", "allow_tie")
+    option_names = ("orders", "allow_tie", "aggregate")
+    #: tasks whose benchmark fixes the scoring rule (RewardBench 2's pairwise variant) refuse ``aggregate: calibrated``
+    fixed_rule_tasks = ("rewardbench2",)
 
     def pair(self, ex: Example) -> tuple[int, int]:
         if len(ex.candidates) == 2 or ex.is_tie:
@@ -262,17 +269,92 @@ class PairwiseProtocol(Protocol):
     def chance(self, ex: Example) -> float:
         return 0.5
 
+    def __init__(self, task: Any, **kw: Any) -> None:
+        super().__init__(task, **kw)
+        self.aggregate()  # a bad or forbidden aggregate fails when the task is loaded, not at scoring
+
+    def aggregate(self) -> str:
+        agg = self.options.get("aggregate", "strict")
+        if agg not in AGGREGATES:
+            raise ConfigError(f"task '{self.task_name}': protocol_options.aggregate must be one of {list(AGGREGATES)}, "
+                              f"got {agg!r}")
+        if agg == "calibrated" and any(self.task_name == t or self.task_name.startswith(t + "-") or
+                                       self.task_name.startswith(t + "/") for t in self.fixed_rule_tasks):
+            raise ConfigError(f"task '{self.task_name}': its benchmark fixes the scoring rule (both orders must agree); "
+                              f"aggregate: calibrated is reported beside it, never instead of it")
+        return agg
+
+    def credit(self, ex: Example, verdict: Any) -> float:
+        if ex.is_tie:
+            return 1.0 if verdict == TIE else 0.0
+        return 1.0 if isinstance(verdict, int) and verdict in ex.labels else 0.0
+
     def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
         verdicts = [j.verdict for j in js]
         consistent = all(v == verdicts[0] for v in verdicts)
         verdict = verdicts[0] if consistent else "inconsistent"
-        res.verdict = verdict
         res.details.update(consistent=consistent if len(js) > 1 else None, picks=self.picks(ex, js),
                            verdicts=verdicts)
-        if ex.is_tie:
-            res.score = 1.0 if verdict == TIE else 0.0
+        strict = self.credit(ex, verdict)
+        cal = calibrated_verdict(js, allow_tie=bool(self.options.get("allow_tie"))) if len(js) == 2 else None
+        if cal is not None:
+            res.details["calibrated"] = {"verdict": cal, "score": self.credit(ex, cal)}
+            res.details["strict"] = {"verdict": verdict, "score": strict}
+        if self.aggregate() == "calibrated" and cal is not None:
+            res.verdict, res.score = cal, self.credit(ex, cal)
         else:
-            res.score = 1.0 if isinstance(verdict, int) and verdict in ex.labels else 0.0
+            res.verdict, res.score = verdict, strict
+
+
+AGGREGATES = ("strict", "calibrated")
+
+
+def calibrated_verdict(js: Sequence[Judgment], allow_tie: bool = False) -> Any:
+    """Balanced position calibration of a pair judged in both orders (Wang et al. 2023, "Large Language Models
+    are not Fair Evaluators", §3.2): decide from both orders together instead of requiring them to agree.
+
+    Choice mode (both judgments carry the verdict log-probs in ``meta["logprobs"]``): each candidate's evidence is
+    the sum over the two orders of the log-probability of the letter it was shown under (for two letters the sign
+    of the summed A−B margins); the tie letter's is the sum of its own.  Generate mode: each order votes +1 for the
+    candidate it picked (a tie verdict votes 0); the mean of the two orders' votes decides, a zero being a tie
+    where the task allows one.  Returns a candidate index, ``TIE``, or ``"inconsistent"`` when the evidence is
+    exactly balanced and no tie is allowed."""
+    orders = [tuple(j.meta.get("order") or ()) for j in js]
+    if len(js) != 2 or any(len(o) != 2 for o in orders) or set(orders[0]) != set(orders[1]):
+        return None
+    cands = list(orders[0])
+    lps = [j.meta.get("logprobs") for j in js]
+    if all(isinstance(lp, Mapping) and "A" in lp and "B" in lp for lp in lps):
+        evidence: dict[Any, float] = {c: 0.0 for c in cands}
+        tie = 0.0
+        for lp, order in zip(lps, orders):
+            norm = _log_normalise({k: float(v) for k, v in lp.items()})
+            for letter, cand in zip("AB", order):
+                evidence[cand] += norm[letter]
+            tie += norm.get("C", -math.inf)
+        if allow_tie and tie > max(evidence.values()):
+            return TIE
+        a, b = cands
+        if evidence[a] == evidence[b]:
+            return TIE if allow_tie else "inconsistent"
+        return a if evidence[a] > evidence[b] else b
+    votes = {c: 0.0 for c in cands}
+    for j in js:
+        if isinstance(j.verdict, int) and j.verdict in votes:
+            votes[j.verdict] += 1.0
+            for other in votes:
+                if other != j.verdict:
+                    votes[other] -= 1.0
+    a, b = cands
+    if votes[a] == votes[b]:
+        return TIE if allow_tie else "inconsistent"
+    return a if votes[a] > votes[b] else b
+
+
+def _log_normalise(lp: Mapping[str, float]) -> dict[str, float]:
+    m = max(lp.values())
+    z = m + math.log(sum(math.exp(v - m) for v in lp.values()))
+    return {k: v - z for k, v in lp.items()}
 
 
 class BestOfNProtocol(Protocol):

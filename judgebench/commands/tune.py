@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-ids-file", help="held-out ids (default: test.json beside --ids-file)")
     p.add_argument("--eval-split", help="split to evaluate on (default: the eval task's)")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out examples")
+    p.add_argument("--eval-baseline", action="append", default=[], metavar="BACKEND",
+                   help="also judge the held-out items with this backend (e.g. baseline:longer), in the same table")
     p.add_argument("--runs-root", default="runs", help="where the evaluation run directories go")
     p.add_argument("--allow-contaminated", action="store_true",
                    help="evaluate even on items the tuned judge was trained on (the run is marked contaminated)")
@@ -137,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
                        mode=args.mode, include_paths=list(args.include_path), ids_file=eval_ids,
                        allow_contaminated=args.allow_contaminated)
         progress = None if args.quiet else progress_bar
-        comparison = evaluate_pair(base, tuned, rc, runs_root=Path(args.runs_root), progress=progress, seed=args.seed)
+        extra = [parse_backend_spec(b, []) for b in args.eval_baseline]
+        comparison = evaluate_pair(base, tuned, rc, runs_root=Path(args.runs_root), progress=progress, seed=args.seed,
+                                   others=extra)
         (Path(args.out) / "eval.json").write_text(json.dumps(comparison, indent=2, default=str))
         result["eval"] = {"ids_file": eval_ids, "summary": comparison["summary"],
                           "runs": [r["run_dir"] for r in comparison["runs"]]}
@@ -153,28 +157,63 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root: Path = Path("runs"),
-                  progress: Callable[[str], ContextManager[Any]] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Run ``cfg`` (a RunConfig: task, split or ids file, mode) with the base and with the tuned judge and build
-    their paired comparison, base as reference: accuracy with 95% CIs, paired difference, exact McNemar and
-    swap (position) consistency.  The run engine's contamination guard applies to the tuned judge."""
+                  progress: Callable[[str], ContextManager[Any]] | None = None, seed: int = 0,
+                  others: list[BackendSpec] | None = None) -> dict[str, Any]:
+    """Run ``cfg`` (a RunConfig: task, split or ids file, mode) with the base and with the tuned judge (and any
+    ``others``, e.g. ``baseline:longer``) and build their paired comparison, base as reference: accuracy with 95%
+    CIs, paired difference, exact McNemar and swap (position) consistency.  Where items were judged in both
+    orders, the position-calibrated score (``calibrated_verdict``) gets its own, labelled rows.  The run engine's
+    contamination guard applies to the tuned judge."""
     from ..report.compare import build_comparison
     from ..results import load_run
     from ..runner import execute
 
     run_dirs = []
-    for spec in (base, tuned):
+    specs = [base, tuned, *(others or [])]
+    for spec in specs:
         c = replace(cfg, backend=spec)
         with (progress(f"judging {cfg.task} with {spec.label()}") if progress else nullcontext()) as update:
             run_dirs.append(execute(c, runs_root=runs_root, progress=update).run_dir)
     runs = [load_run(d) for d in run_dirs]
+    roles = {str(Path(d).resolve()): role for d, role in zip(run_dirs, ["base", "tuned"] + ["baseline"] * len(others or []))}
     comparison = build_comparison(runs, reference=0, seed=seed)
-    comparison["summary"] = summary(comparison)
+    comparison["summary"] = summary(comparison, roles)
+    views = [(runs, "")]
     if len(comparison["tasks"]) > 1:  # a task group: also all held-out items pooled (one paired test, tighter CIs)
         name = f"{cfg.task} (all items)"
-        pooled = build_comparison([pooled_run(r, name) for r in runs], reference=0, seed=seed)
+        views = [([pooled_run(r, name) for r in runs], "pooled")]
+        pooled = build_comparison(views[0][0], reference=0, seed=seed)
         comparison["pooled"] = {"task": name, "rows": pooled["rows"], "bias": pooled["bias"]}
-        comparison["summary"] += summary(pooled)
+        comparison["summary"] += summary(pooled, roles)
+    for view, _ in views:
+        cal = [calibrated_run(r) for r in view]
+        if all(c is not None for c in cal[:2]):
+            calibrated = build_comparison(cal, reference=0, seed=seed)
+            comparison["calibrated"] = {"rows": calibrated["rows"]}
+            comparison["summary"] += summary(calibrated, roles)
     return comparison
+
+
+def calibrated_run(run: Any) -> Any:
+    """``run`` scored by balanced position calibration (each item's ``details.calibrated``), as its own task name
+    ``<task> [calibrated]``; None when no item of the run was judged in both orders."""
+    from ..types import stable_hash
+
+    items, names = [], {}
+    for it in run.items:
+        cal = (it.details or {}).get("calibrated")
+        if it.task not in run.tasks:
+            continue
+        if cal is None and it.status == "ok":
+            return None
+        name = names.setdefault(it.task, f"{it.task} [calibrated]")
+        score = cal["score"] if cal is not None else it.score
+        items.append(replace(it, task=name, score=score, details={**(it.details or {}), "consistent": None}))
+    if not items:
+        return None
+    tasks = {names[t]: stable_hash([h, "calibrated"], 16) for t, h in run.tasks.items() if t in names}
+    manifest = {**run.manifest, "tasks": {n: {"aggregate": "micro", "task_hash": h} for n, h in tasks.items()}}
+    return replace(run, items=items, tasks=tasks, manifest=manifest)
 
 
 def pooled_run(run: Any, name: str) -> Any:
@@ -187,16 +226,18 @@ def pooled_run(run: Any, name: str) -> Any:
                    manifest={**run.manifest, "tasks": {name: info}})
 
 
-def summary(c: dict[str, Any]) -> list[dict[str, Any]]:
+def summary(c: dict[str, Any], roles: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One row per judge and task (group rows included): n, accuracy [CI], Δ vs base [CI], paired p (exact McNemar,
     or the permutation test on official/group aggregates), position (swap) consistency."""
     out = []
+    dirs = {x["name"]: str(Path(x["run_dir"]).resolve()) for x in c.get("runs", [])}
     for r in c["rows"]:
         if r["category"] != "all":
             continue
         pos = next((b["position"]["swap_consistency"] for b in c["bias"]
                     if b["run"] == r["run"] and b["task"] == r["task"]), None)
-        out.append({"judge": "base" if r["paired_n"] is None else "tuned", "run": r["run"], "backend": r["backend"],
+        role = (roles or {}).get(dirs.get(r["run"], "")) or ("base" if r["paired_n"] is None else "tuned")
+        out.append({"judge": role, "run": r["run"], "backend": r["backend"],
                     "task": r["task"], "n": r["n"], "accuracy": r["score"], "ci_low": r["ci_low"],
                     "ci_high": r["ci_high"], "diff": r["diff"], "diff_low": r["diff_low"], "diff_high": r["diff_high"],
                     "p_value": r["p_value"], "test": r.get("test"), "wins": r["wins"], "losses": r["losses"],

@@ -1,0 +1,136 @@
+"""Run a judge-tuning recipe end to end: split → (validation carve) → tune → paired evaluation on held-out items.
+
+    python recipes/run.py recipes/smollm2-judge.yaml --work work/smollm2-judge
+    python recipes/run.py recipes/smollm2-judge.yaml --work work/sweep --validate --set dpo.learning_rate=1e-3
+
+Every step is a plain `judgebench` command (printed before it runs), so a reader can rerun any of them by hand.
+With ``--validate`` the held-out items are a validation split carved from the train side (never the test side),
+and training uses the recipe's smaller ``validation.limit_per_task``: this is how the recipe's settings are chosen.
+Each finished run appends one line (settings, timings, pooled scores) to ``WORK/results.jsonl``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KEYS = {"task", "seed", "split", "validation", "base", "base_options", "mode", "limit_per_task", "tune", "eval"}
+
+
+def load_recipe(path: Path, sets: list[str]) -> dict[str, Any]:
+    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(recipe, dict):
+        raise SystemExit(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(recipe) - KEYS)
+    if unknown:
+        raise SystemExit(f"{path}: unknown key(s) {unknown}; allowed: {sorted(KEYS)}")
+    for s in sets:  # --set dpo.learning_rate=1e-3 (inside `tune:`), or limit_per_task=32 (top level)
+        key, eq, val = s.partition("=")
+        if not eq:
+            raise SystemExit(f"--set {s!r}: expected KEY=VALUE")
+        parts = key.split(".")
+        d = recipe if parts[0] in KEYS else recipe.setdefault("tune", {})
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = yaml.safe_load(val)
+    return recipe
+
+
+def sh(cmd: list[str], log: Path) -> float:
+    """Run one judgebench command, echoing it; its output goes to the terminal and to ``log``."""
+    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    t0 = time.time()
+    with log.open("a") as f:
+        f.write("$ " + " ".join(shlex.quote(c) for c in cmd) + "\n")
+        f.flush()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        f.write(p.stdout)
+    print(p.stdout, end="", flush=True)
+    if p.returncode != 0:
+        raise SystemExit(f"step failed with exit {p.returncode}: see {log}")
+    return time.time() - t0
+
+
+def carve_validation(split_dir: Path, out: Path, recipe: dict[str, Any]) -> None:
+    """A validation split carved from the train side of ``split_dir`` (seeded, stratified, groups kept whole)."""
+    from judgebench.commands.split import task_examples
+    from judgebench.splits import load_split, write_split
+
+    split = load_split(split_dir)
+    train = set(split["train"])
+    examples, leaves = task_examples(recipe["task"], None, [], False)
+    examples = [e for e in examples if e.id in train]
+    write_split(out, recipe["task"], examples, float(recipe["validation"]["test_size"]), int(recipe["seed"]),
+                force=True, leaf_tasks=leaves, data_split=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("recipe", type=Path)
+    ap.add_argument("--work", type=Path, required=True, help="directory for the split, judges, runs and results")
+    ap.add_argument("--validate", action="store_true", help="evaluate on a validation split carved from train")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
+    args = ap.parse_args(argv)
+    recipe = load_recipe(args.recipe, args.set)
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "recipe.log"
+    jb = [sys.executable, "-m", "judgebench.cli"]
+    task, seed, mode = recipe["task"], str(recipe.get("seed", 0)), recipe.get("mode", "choice")
+    t0 = time.time()
+    timings: dict[str, float] = {}
+    split_dir = work / "split"
+    if not (split_dir / "test.json").exists():
+        timings["split"] = sh([*jb, "split", "--task", task, "--out", str(split_dir), "--seed", seed,
+                               "--test-size", str(recipe["split"]["test_size"])], log)
+    train_ids, held_out = split_dir / "train.json", split_dir / "test.json"
+    limit = recipe.get("limit_per_task")
+    if args.validate:
+        val_dir = work / "validation"
+        if not (val_dir / "test.json").exists():
+            print(f"# carving a validation split from {train_ids}", flush=True)
+            carve_validation(split_dir, val_dir, recipe)
+        train_ids, held_out = val_dir / "train.json", val_dir / "test.json"
+        limit = recipe["validation"].get("limit_per_task", limit)
+    tune_cfg = recipe.get("tune") or {}
+    digest = hashlib.sha256(json.dumps([tune_cfg, limit, recipe.get("base"), recipe.get("base_options")],
+                                       sort_keys=True).encode()).hexdigest()[:10]
+    out = work / "judges" / (("val-" if args.validate else "") + digest)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tune.yaml").write_text(yaml.safe_dump(tune_cfg, sort_keys=False))
+    cmd = [*jb, "tune", "--base", recipe["base"], "--task", task, "--ids-file", str(train_ids), "--out", str(out),
+           "--config", str(out / "tune.yaml"), "--seed", seed, "--mode", mode, "--eval", task,
+           "--eval-ids-file", str(held_out), "--runs-root", str(work / "runs"), "--quiet"]
+    for k, v in (recipe.get("base_options") or {}).items():
+        cmd += ["--base-opt", f"{k}={v}"]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    for b in (recipe.get("eval") or {}).get("baselines", []):
+        cmd += ["--eval-baseline", b]
+    timings["tune_and_eval"] = sh(cmd, log)
+    ev = json.loads((out / "eval.json").read_text())
+    prov = json.loads((out / "provenance.json").read_text())
+    result = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "validate": args.validate, "judge": str(out),
+              "limit_per_task": limit, "tune": tune_cfg, "sets": args.set, "wall_s": round(time.time() - t0, 1),
+              "timings_s": {k: round(v, 1) for k, v in timings.items()},
+              "train_runtime_s": prov.get("train_metrics", {}).get("train_runtime"),
+              "pairs_trained": prov.get("pairs", {}).get("pairs_trained"),
+              "summary": ev["summary"]}
+    with (work / "results.jsonl").open("a") as f:
+        f.write(json.dumps(result) + "\n")
+    print(f"# recipe done in {result['wall_s']:.0f} s; results appended to {work / 'results.jsonl'}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())
