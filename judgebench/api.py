@@ -192,7 +192,7 @@ def compare(*runs: Results | str | Path, intersect: bool = False, seed: int = 0)
 
 def backend_spec(backend: str | BackendSpec | Mapping[str, Any],
                  options: Mapping[str, Any] | None = None) -> BackendSpec:
-    from .cli import parse_backend_spec
+    from .specs import parse_backend_spec
 
     if isinstance(backend, BackendSpec):
         spec = backend

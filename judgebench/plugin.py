@@ -29,15 +29,25 @@ Tuning
     :func:`example_digest`, :data:`PROVENANCE`, :func:`trained_digests`, :func:`overlap` (the contamination check).
 Plugins
     :func:`load_plugin` (``load_plugin("backend", "hf")``), :func:`available_plugins`.
+Environment
+    offline hub and data: :func:`offline`, :func:`offline_reason`, :func:`data_dir_hint`, :func:`near` (did you
+    mean); CPU threads shared by local judges: :func:`choose_threads`, :func:`register_threads`,
+    :func:`unregister_threads`; secrets kept out of messages: :func:`redact`, :func:`redact_text`,
+    :func:`redact_url`, :func:`register_secret`, :func:`is_secret_name`; :func:`dry_run` / :func:`is_dry_run`.
 """
 from __future__ import annotations
 
 from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend, dry_run, is_dry_run
 from .contamination import PROVENANCE, example_digest, overlap, trained_digests
 from .costs import NO_PRICES, BudgetGate, Prices, budget_message, cost_usd, estimate_cost, estimate_tokens
+from .cpus import choose_threads
+from .cpus import register as register_threads
+from .cpus import unregister as unregister_threads
 from .errors import BudgetExceeded, ConfigError, DataError, JudgebenchError, MissingExtra, PluginError
+from .hub import data_dir_hint, near, offline, offline_reason
 from .options import as_bool, as_choice, as_int, option_names, parse_options, reject_unknown
 from .protocols import CHOICE, LETTERS, Protocol, seeded_rng, softmax_confidence
+from .redact import is_secret_name, redact, redact_text, redact_url, register_secret
 from .registry import available as available_plugins
 from .registry import load as load_plugin
 from .resolve import Group, PreparedTask, ResolvedTasks, resolve_tasks
@@ -67,4 +77,6 @@ __all__ = [
     "overlap", "parse_backend_opts", "parse_backend_spec", "parse_options", "read_backend_file", "read_ids",
     "reject_unknown", "resolve_tasks", "resolve_trust_remote_code", "seeded_rng", "softmax_confidence", "stable_hash", "trained_digests",
     "write_backend_file",
+    "choose_threads", "data_dir_hint", "is_secret_name", "near", "offline", "offline_reason", "redact", "redact_text",
+    "redact_url", "register_secret", "register_threads", "unregister_threads",
 ]

@@ -64,6 +64,7 @@ case "${1:-}" in
     ensure_chromium
     # a third-party plugin package, installed exactly as a user would install one
     pip_quiet install --no-deps ./tests/fixtures/thirdparty
+    lint-imports  # the layering contracts of pyproject.toml: core imports no plugin, plugins use the public API
     python -m pytest "${@:2}"
     ;;
   *) sed -n '2,8p' "$0"; exit 2 ;;

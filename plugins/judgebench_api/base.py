@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
 from judgebench.plugin import is_dry_run, stable_hash
-from judgebench.redact import redact
+from judgebench.plugin import redact
 
 from . import aio
 from .chat import BodyError, NoLogprobs, Parsed, parse_response, request_kwargs

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from judgebench import ConfigError
-from judgebench.redact import redact_text, register_secret
+from judgebench.plugin import redact_text, register_secret
 
 CREDENTIALS_ENV = "JUDGEBENCH_CREDENTIALS"
 FILE_NAMES = ("credentials.toml", "credentials.yaml", "credentials.yml")

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from judgebench.redact import is_secret_name, redact_url
+from judgebench.plugin import is_secret_name, redact_url
 
 #: option → the environment variables the openai SDK falls back to when the option is unset
 OPENAI_ENV = {"base_url": ("OPENAI_BASE_URL",), "organization": ("OPENAI_ORG_ID",), "project": ("OPENAI_PROJECT_ID",)}

@@ -150,7 +150,7 @@ class ApiOptions:
         return self.batch_size or (1000 if self.batch else 4 * self.concurrency)
 
     def answer_identity(self) -> dict[str, Any]:
-        from judgebench.redact import is_secret_name, redact_url
+        from judgebench.plugin import is_secret_name, redact_url
 
         d = asdict(self)
         out = {k: d[k] for k in ANSWER_OPTIONS}

@@ -5,7 +5,9 @@ import time
 from typing import Any, Callable, Iterator, Sequence
 
 from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
-from judgebench.cpus import choose_threads, register, unregister
+from judgebench.plugin import choose_threads
+from judgebench.plugin import register_threads as register
+from judgebench.plugin import unregister_threads as unregister
 from judgebench.plugin import stable_hash
 
 from .batching import length_batches

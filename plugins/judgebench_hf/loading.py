@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from judgebench import ConfigError, MissingExtra
-from judgebench.hub import near, offline, offline_reason
+from judgebench.plugin import near, offline, offline_reason
 
 from .digest import weights_digest
 from .embedded import ALIASES, HUB_ID, ensure_smollm2, is_alias

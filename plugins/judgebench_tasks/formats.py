@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from judgebench import ConfigError, Example, MissingExtra, TaskLoader
-from judgebench.hub import data_dir_hint, offline, offline_reason
+from judgebench.plugin import data_dir_hint, offline, offline_reason
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet", ".csv")
 Reject = Callable[[str, "int | str", str, str], None]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from judgebench import ConfigError, Example, MissingExtra, TaskLoader
-from judgebench.hub import data_dir_hint, offline, offline_reason
+from judgebench.plugin import data_dir_hint, offline, offline_reason
 
 from .formats import lines, read_text
 
