@@ -14,14 +14,26 @@ def results_table(rows: Sequence[dict[str, Any]], title: str = "") -> Any:
     from rich.table import Table
 
     t = Table(title=title or None, show_lines=False)
-    for col, just in (("task", "left"), ("category", "left"), ("n", "right"), ("score %", "right"),
-                      ("95% CI", "right"), ("parse fail %", "right"), ("errors", "right"), ("consistent %", "right")):
+    calibrated = any(r.get("calibrated") is not None for r in rows)
+    cols = [("task", "left"), ("category", "left"), ("n", "right"), ("score %", "right"), ("95% CI", "right"),
+            ("parse fail %", "right"), ("errors", "right"), ("consistent %", "right")]
+    if calibrated:  # balanced position calibration, beside the task's own rule (never instead of it)
+        cols.append(("calibrated % [95% CI]", "right"))
+    for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
         ci = "—" if r["n"] == 0 else f"[{fmt_pct(r['ci_low'])}, {fmt_pct(r['ci_high'])}]"
-        t.add_row(r["task"], r["category"] + (" (mean of categories)" if r.get("aggregate") == "category_mean" else ""),
-                  str(r["n"]), fmt_pct(r["score"]), ci, fmt_pct(r["parse_error_rate"]), str(r["errors"] + r["missing"]),
-                  fmt_pct(r["consistency"]))
+        cells = [r["task"], r["category"] + (" (mean of categories)" if r.get("aggregate") == "category_mean" else ""),
+                 str(r["n"]), fmt_pct(r["score"]), ci, fmt_pct(r["parse_error_rate"]), str(r["errors"] + r["missing"]),
+                 fmt_pct(r["consistency"])]
+        if calibrated:
+            cells.append("—" if r.get("calibrated") is None else
+                         f"{fmt_pct(r['calibrated'])} [{fmt_pct(r['calibrated_low'])}, {fmt_pct(r['calibrated_high'])}]")
+        t.add_row(*cells)
+    if calibrated:
+        t.caption = ("score: the task's rule (pairwise: both orders must agree); calibrated: both orders' verdict "
+                     "log-prob margins summed (balanced position calibration, Wang et al. 2023)")
+        t.caption_justify = "left"
     return t
 
 

@@ -67,6 +67,7 @@ def _row(task: str, category: str, items: Sequence[ItemResult], agg: TaskAgg | N
         dist = bootstrap_values(items, agg)
         low, high = (float(x) for x in np.nanpercentile(dist, [2.5, 97.5]))
     cons = [it.details.get("consistent") for it in items if it.details.get("consistent") is not None]
+    cal = calibrated_ci(items)
     return {
         "task": task, "category": category, "n": n, "score": mean, "ci_low": low, "ci_high": high,
         "items": len(items),
@@ -76,8 +77,22 @@ def _row(task: str, category: str, items: Sequence[ItemResult], agg: TaskAgg | N
         "excluded": sum(it.status == "excluded" or (it.status in SCORED and it.score is None) for it in items),
         "missing": sum(it.status == "missing" for it in items),
         "consistency": (sum(cons) / len(cons)) if cons else None,
+        "calibrated": cal[0], "calibrated_low": cal[1], "calibrated_high": cal[2],
         "aggregate": (agg.aggregate if agg and agg.scorer is None else "task formula" if agg and agg.scorer else "micro"),
     }
+
+
+def calibrated_ci(items: Sequence[ItemResult]) -> tuple[float | None, float | None, float | None]:
+    """The position-calibrated score (``details.calibrated``, pairwise items judged in both orders) with its 95% CI;
+    items without one (parse failures, errors) count as the task's rule scored them.  None when no item has one."""
+    from .stats import mean_ci
+
+    if not any("calibrated" in (it.details or {}) for it in items):
+        return None, None, None
+    vals = [float(it.details["calibrated"]["score"]) if "calibrated" in (it.details or {}) else float(it.score)
+            for it in items if it.status in SCORED and (it.score is not None or "calibrated" in (it.details or {}))]
+    mean, low, high, _ = mean_ci(vals)
+    return mean, low, high
 
 
 def summarize(items: Sequence[ItemResult], aggs: dict[str, TaskAgg] | None = None,
