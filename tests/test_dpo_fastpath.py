@@ -34,7 +34,9 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch) -
     monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(data_dir))
     task = prepare_tasks("sample", split="train", include_paths=[], limit=8, seed=0, mode="choice", ids=None)[0]
     torch.manual_seed(0)  # the same random (non-identity) LoRA weights in both trainers
-    cfg = load_config(None, fast=fast, dpo={"per_device_train_batch_size": 8, "max_steps": 1},
+    # the fast side also recomputes activations (gradient checkpointing): its packed forward needs no cache
+    cfg = load_config(None, fast=fast, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
+                                            "gradient_checkpointing": fast},
                       lora={"r": 8, "init_lora_weights": False})
     judge = load_base(BackendSpec("hf", base))
     try:

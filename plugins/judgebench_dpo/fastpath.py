@@ -56,8 +56,10 @@ def split_rows(input_ids: torch.Tensor, completion_mask: torch.Tensor) -> tuple[
 
 
 class VerdictForward:
-    """Stands in for the model in trl's loss: computes completion log-probs from one prompt pass plus a short
-    continuation pass over the cached prompt."""
+    """Stands in for the model in trl's loss: one forward per pair over ``prompt + chosen + rejected`` packed into a
+    single row, with a 4-D attention mask under which the rejected tokens see the prompt but not the chosen ones and
+    the two completions share their positions (each continues the prompt).  Logits are projected only at the
+    positions that predict a completion token.  No key/value cache is involved, so gradient checkpointing works."""
 
     def __init__(self, model: Any, inputs: dict[str, Any]) -> None:
         self.model = model
@@ -69,48 +71,57 @@ class VerdictForward:
         b = two_b // 2
         device = input_ids.device
         plens, comps = split_rows(input_ids, self.completion_mask)
-        p_max = max(plens)
-        k_max = max(len(c) for c in comps)
-        if k_max == 0:
+        if any(not c for c in comps):
             raise ValueError("verdict fast path: a pair has an empty completion")
-        pos = torch.arange(p_max, device=device)
-        plen_t = torch.tensor(plens, device=device)
-        prompt_mask = (pos[None, :] < plen_t[:, None]).long()
-        prompt_ids = input_ids[:b, :p_max]  # right of a row's prompt: masked below, and causally invisible to it
-        last = sorted(set(p - 1 for p in plens))
-        out = self.model(input_ids=prompt_ids, attention_mask=prompt_mask, use_cache=True,
-                         logits_to_keep=torch.tensor(last, device=device))
-        first_logits = out.logits[torch.arange(b, device=device), torch.tensor([last.index(p - 1) for p in plens],
-                                                                               device=device)]  # (B, V)
-        cache = out.past_key_values
-        cache.reorder_cache(torch.cat([torch.arange(b, device=device)] * 2))
-        cont = torch.zeros((two_b, k_max), dtype=input_ids.dtype, device=device)
-        cont_mask = torch.zeros((two_b, k_max), dtype=prompt_mask.dtype, device=device)
-        for i, c in enumerate(comps):
-            cont[i, :len(c)] = torch.tensor(c, dtype=input_ids.dtype)
-            cont_mask[i, :len(c)] = 1
-        rows = [i % b for i in range(two_b)]
-        full_mask = torch.cat([prompt_mask[rows], cont_mask], dim=1)
-        position_ids = plen_t[rows][:, None] + torch.arange(k_max, device=device)[None, :]
-        logits = [first_logits[rows][:, None, :]]
-        if k_max > 1:  # positions predicting completion tokens 2..k
-            cont_out = self.model(input_ids=cont[:, :k_max - 1], attention_mask=full_mask[:, :p_max + k_max - 1],
-                                  position_ids=position_ids[:, :k_max - 1], past_key_values=cache, use_cache=True)
-            logits.append(cont_out.logits)
-        logits_t = torch.cat(logits, dim=1).float()  # (2B, K, V): logits predicting completion token j
+        width = max(p + len(comps[i]) + len(comps[i + b]) for i, p in enumerate(plens))
+        ids = torch.zeros((b, width), dtype=input_ids.dtype, device=device)
+        pos = torch.zeros((b, width), dtype=torch.long, device=device)
+        mask = torch.zeros((b, 1, width, width), dtype=torch.bool, device=device)
+        wanted: list[list[int]] = []  # per output row (2B): the packed positions whose logits predict its tokens
+        for i, p in enumerate(plens):
+            c, r = comps[i], comps[i + b]
+            kc, kr = len(c), len(r)
+            ids[i, :p] = input_ids[i, :p]
+            ids[i, p:p + kc] = torch.tensor(c, dtype=input_ids.dtype)
+            ids[i, p + kc:p + kc + kr] = torch.tensor(r, dtype=input_ids.dtype)
+            pos[i, :p] = torch.arange(p)
+            pos[i, p:p + kc] = p + torch.arange(kc)
+            pos[i, p + kc:p + kc + kr] = p + torch.arange(kr)
+            mask[i, 0, :p, :p] = torch.ones((p, p), dtype=torch.bool).tril()
+            for start, k in ((p, kc), (p + kc, kr)):  # each completion: the prompt, then itself causally
+                mask[i, 0, start:start + k, :p] = True
+                mask[i, 0, start:start + k, start:start + k] = torch.ones((k, k), dtype=torch.bool).tril()
+            mask[i, 0, p + kc + kr:, 0] = True  # padding rows look at one real token (no empty softmax)
+            wanted.append([p - 1] + [p + j for j in range(kc - 1)])
+        for i, p in enumerate(plens):
+            kc, kr = len(comps[i]), len(comps[i + b])
+            wanted.append([p - 1] + [p + kc + j for j in range(kr - 1)])
+        keep = sorted({q for w in wanted for q in w})
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False,
+                         logits_to_keep=torch.tensor(keep, device=device))
+        col = {q: k for k, q in enumerate(keep)}
+        k_max = max(len(c) for c in comps)
+        logits_t = out.logits.new_zeros((two_b, k_max, out.logits.shape[-1]))
+        tokens = torch.zeros((two_b, k_max), dtype=input_ids.dtype, device=device)
+        valid = torch.zeros((two_b, k_max), dtype=torch.bool, device=device)
+        for row, w in enumerate(wanted):
+            src = row % b
+            logits_t[row, :len(w)] = out.logits[src, [col[q] for q in w]]
+            tokens[row, :len(w)] = torch.tensor(comps[row], dtype=input_ids.dtype)
+            valid[row, :len(w)] = True
+        logits_t = logits_t.float()
         logp = torch.log_softmax(logits_t, dim=-1)
-        tok_logp = logp.gather(-1, cont.unsqueeze(-1)).squeeze(-1)
-        probs = logp.exp()
-        fields = {"log_probs": tok_logp, "entropy": -(probs * logp).sum(-1), "mean_logits": logits_t.mean(-1),
-                  "is_top1": (logits_t.argmax(-1) == cont), "log_sum_sq_probs": torch.logsumexp(2 * logp, dim=-1)}
-        # place each value at the shifted position trl reads: index t-1 holds the prediction of token t
-        idx = (plen_t[rows][:, None] - 1 + torch.arange(k_max, device=device)[None, :]).clamp(max=length - 2)
-        keep = cont_mask.bool()
+        tok_logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        fields = {"log_probs": tok_logp, "entropy": -(logp.exp() * logp).sum(-1), "mean_logits": logits_t.mean(-1),
+                  "is_top1": (logits_t.argmax(-1) == tokens), "log_sum_sq_probs": torch.logsumexp(2 * logp, dim=-1)}
+        # trl reads shifted positions of the original (prompt + completion) rows: index t-1 predicts token t
+        rows_plen = torch.tensor([plens[r % b] for r in range(two_b)], device=device)
+        idx = (rows_plen[:, None] - 1 + torch.arange(k_max, device=device)[None, :]).clamp(max=length - 2)
         placed = {}
         for name, val in fields.items():
             dtype = torch.bool if name == "is_top1" else val.dtype
             z = torch.zeros((two_b, length - 1), dtype=dtype, device=device)
-            placed[name] = z.scatter(1, idx, torch.where(keep, val, torch.zeros_like(val)).to(dtype))
+            placed[name] = z.scatter(1, idx, torch.where(valid, val, torch.zeros_like(val)).to(dtype))
         return VerdictOutput(**placed)
 
 

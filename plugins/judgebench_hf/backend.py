@@ -18,6 +18,7 @@ from .generation import Generator
 from .loading import ModelSource, import_torch, load_model, max_positions
 from .options import DEFAULT_MAX_LENGTH, HFOptions, default_batch_tokens
 from .prompting import Prompt, PromptBuilder, choice_prompts, drop_failed
+from .shipped import shipped
 
 
 class HFBackend(JudgeBackend):
@@ -27,6 +28,13 @@ class HFBackend(JudgeBackend):
     batch_size = 64  # requests handed over per call: more lets length sorting pad less
     who = "backend 'hf'"
     extra_options: tuple[str, ...] = ()
+
+    def __new__(cls, model: str | None = None, **options: Any) -> Any:
+        if cls is HFBackend and shipped(model) is not None:  # hf:smollm2-judge is a shipped LoRA judge
+            from .lora import LoraBackend
+
+            return super().__new__(LoraBackend)
+        return super().__new__(cls)
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
         self.opts = HFOptions.parse(self.who, options, self.extra_options)

@@ -10,6 +10,7 @@ from judgebench import ConfigError, MissingExtra
 from .backend import HFBackend
 from .digest import adapter_digest
 from .options import as_bool
+from .shipped import shipped
 
 SPEC_FILE = "backend.yaml"
 
@@ -59,6 +60,13 @@ class LoraBackend(HFBackend):
     extra_options = ("base", "merge")
 
     def __init__(self, model: str | None = None, base: str | None = None, merge: Any = False, **options: Any) -> None:
+        known = shipped(model)
+        if known is not None:  # a judge shipped with judgebench: its adapter and the options it was evaluated with
+            model = str(known[0])
+            defaults = dict(known[1])
+            base = base or defaults.pop("base")
+            defaults.pop("base", None)
+            options = {**defaults, **options}
         self.adapter_dir = find_adapter(model)
         self.merge = as_bool(self.who, "merge", merge)
         self.base = base_spec(self.adapter_dir, base)
