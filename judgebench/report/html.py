@@ -19,7 +19,7 @@ th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numer
 td.name{white-space:nowrap}tr.group td{font-weight:600;background:#fafafa}
 .note{color:#555;font-size:12px;max-width:1100px}.banner{background:#fde2e1;border:1px solid #d55;padding:6px 12px;
 font-weight:600;font-size:13px}.plots{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
-.chart{border:1px solid #eee}p.meta{font-size:13px}
+.chart{border:1px solid #eee}p.meta{font-size:13px}.tables{flex:1 1 560px;min-width:0;overflow-x:auto}.tables h3{margin-top:0}.tables th{max-width:150px}
 """
 
 
@@ -60,9 +60,9 @@ def to_html(c: dict[str, Any], title: str = "judgebench comparison") -> str:
         figs, tabs = s.figures(c), s.tables(c)
         if not figs and not tabs:
             continue
-        parts.append(f"<section id='{escape(s.key)}'><h2>{escape(s.title)}</h2>"
-                     + (f"<div class='plots'>{''.join(figs)}</div>" if figs else "")
-                     + "".join(html_table(t) for t in tabs) + "</section>")
+        # figures and tables side by side where the page is wide enough, the tables wrapping below otherwise
+        parts.append(f"<section id='{escape(s.key)}'><h2>{escape(s.title)}</h2><div class='plots'>{''.join(figs)}"
+                     f"<div class='tables'>{''.join(html_table(t) for t in tabs)}</div></div></section>")
         if s.key == "summary":
             parts.append(judges_table(c))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"

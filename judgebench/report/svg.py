@@ -12,7 +12,7 @@ from typing import Any
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C6D1F", "#000000"]
 FONT = "font-family='DejaVu Sans,Verdana,sans-serif'"
-_NARROW = set("iljtfrI!|.,:;'`()[]{} ")
+_NARROW = set("iljtfrI!|.,:;'`()[]{} /-")
 _WIDE = set("mwMW@%")
 
 

@@ -50,7 +50,7 @@ class Paired(Section):
                 rows.append({"label": "", "value": None})
             for i, (name, _) in enumerate(js):
                 r = by.get((task, name))
-                rows.append({"label": task if i == 0 else "", "bold": is_group, "series": i + 1,
+                rows.append({"label": task if i == (len(js) - 1) // 2 else "", "bold": is_group, "series": i + 1,
                              "value": r["diff"] if r else None, "low": r["diff_low"] if r else None,
                              "high": r["diff_high"] if r else None})
         return [svg.forest(f"Difference vs {label(c, c['reference'])} (paired 95% CI)", rows, "points",

@@ -49,7 +49,7 @@ class Summary(Section):
                 rows.append({"label": "", "value": None})
             for i, (name, _) in enumerate(js):
                 r = by.get((task, name))
-                rows.append({"label": task if i == 0 else "", "bold": is_group, "series": i,
+                rows.append({"label": task if i == (len(js) - 1) // 2 else "", "bold": is_group, "series": i,
                              "value": r["score"] if r else None, "low": r["ci_low"] if r else None,
                              "high": r["ci_high"] if r else None})
         return [svg.forest("Score by judge and task (95% CI)", rows, "score %", lo=0.0, hi=1.0,
