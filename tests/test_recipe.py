@@ -1,0 +1,50 @@
+"""The shipped tuning recipe validates: its keys, its tune block (against trl.DPOConfig / peft.LoraConfig) and its
+task group; a mistyped key fails before anything runs."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "smollm2-judge.yaml"
+
+
+def runner():
+    spec = importlib.util.spec_from_file_location("recipe_runner", ROOT / "recipes" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_recipe_validates_against_the_tuner_and_the_task_index():
+    from judgebench_dpo.config import load_config
+
+    from judgebench.task import TaskIndex
+
+    recipe = runner().load_recipe(RECIPE, [])
+    cfg = load_config(None, **recipe["tune"])  # unknown dpo:/lora: keys would raise
+    assert cfg.level == "verdict" and cfg.uses_fast_path and cfg.swap
+    leaves = [t.name for t in TaskIndex([]).expand(recipe["task"])]
+    assert {"pandalm", "hh-rlhf/harmless", "sample/train"} <= set(leaves)
+    assert any(n.startswith("llmbar/") for n in leaves) and "sample" not in leaves  # sample's test split stays out
+    assert recipe["base"] == "hf:smollm2" and recipe["base_options"]["max_length"] == 1024
+
+
+def test_a_mistyped_recipe_key_fails_before_anything_runs(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(RECIPE.read_text()), "limit_per_tsk": 3}))
+    p = subprocess.run([sys.executable, str(ROOT / "recipes" / "run.py"), str(bad), "--work", str(tmp_path / "w")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "limit_per_tsk" in p.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_set_overrides_reach_the_tune_block():
+    recipe = runner().load_recipe(RECIPE, ["dpo.learning_rate=1e-3", "lora=false", "limit_per_task=4"])
+    assert float(recipe["tune"]["dpo"]["learning_rate"]) == pytest.approx(1e-3)  # YAML 1.1: the tuner coerces it
+    assert recipe["tune"]["lora"] is False and recipe["limit_per_task"] == 4
