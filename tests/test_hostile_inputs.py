@@ -263,3 +263,29 @@ def test_trust_remote_code_flag_is_the_only_switch(monkeypatch):
         HFOptions.parse("hf", {"trust_remote_code": True})
     monkeypatch.setattr(trust, "_granted", True)
     assert HFOptions.parse("hf", {}).trust_remote_code is True
+
+
+def test_redaction_and_endpoint_units(monkeypatch, tmp_path):
+    from judgebench_api.endpoint import litellm_endpoint
+    from judgebench_api.options import ApiOptions
+
+    from judgebench.dirlock import DirLock
+    from judgebench.redact import redact, redact_url
+
+    assert redact_url("https://u:pw@h.example/v1?key=abc&api-version=2024-06-01") == \
+        "https://***@h.example/v1?key=***&api-version=2024-06-01"
+    assert redact({"options": {"api_key": "k", "headers": {"Authorization": "Bearer x", "OpenAI-Beta": "v2"},
+                               "max_tokens": 5, "api_key_env": "OPENAI_API_KEY"}}) == \
+        {"options": {"api_key": "***", "headers": {"Authorization": "***", "OpenAI-Beta": "v2"}, "max_tokens": 5,
+                     "api_key_env": "OPENAI_API_KEY"}}
+    monkeypatch.setenv("AZURE_API_BASE", "https://me:pw@azure.example")
+    monkeypatch.setenv("AZURE_API_VERSION", "2024-06-01")
+    monkeypatch.setenv("AZURE_API_KEY", "azure-secret-key-123")
+    opts = ApiOptions.parse("litellm", {}, api_key_env=None)
+    assert litellm_endpoint("azure/my-deployment", opts) == {"AZURE_API_BASE": "https://***@azure.example",
+                                                              "AZURE_API_VERSION": "2024-06-01"}
+    with DirLock(tmp_path / "d", "run"):
+        with pytest.raises(Exception, match=f"in use by another run: pid {os.getpid()}"):
+            DirLock(tmp_path / "d", "run").acquire()
+    with DirLock(tmp_path / "d", "run") as lock:  # released cleanly: no take-over note
+        assert lock.took_over is None
