@@ -21,8 +21,8 @@ from .errors import ConfigError, MissingExtra
 from .types import BackendSpec, ItemResult
 
 #: keyword options of :func:`evaluate` (the settings of a run, as in a ``--config`` file)
-OPTIONS = ("split", "seed", "limit", "mode", "include_paths", "skip_invalid", "max_cost", "batch_size", "cache",
-           "ids_file", "allow_contaminated")
+OPTIONS = ("split", "seed", "limit", "sample", "mode", "include_paths", "skip_invalid", "max_cost", "batch_size",
+           "cache", "ids_file", "allow_contaminated")
 
 
 @dataclasses.dataclass

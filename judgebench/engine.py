@@ -13,6 +13,7 @@ from .costs import (NO_PRICES, BudgetGate, UsageRatio, budget_message, cost_usd,
                     estimate_tokens)
 from .errors import BudgetExceeded, ConfigError
 from .protocols import CHOICE, Protocol
+from .sampling import stratified_sample
 from .store import RunStore
 from .task import TaskIndex, TaskSpec, expand_env, iter_examples
 from .types import Example, ItemResult, JudgeRequest, Judgment, stable_hash
@@ -64,16 +65,27 @@ def load_examples(spec: TaskSpec, split: str | None, limit: int | None = None,
 
 def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequence[str] = (), limit: int | None = None,
                   seed: int = 0, mode: str = GENERATE, skip_invalid: bool = False,
-                  ids: Iterable[str] | None = None, index: TaskIndex | None = None) -> list[PreparedTask]:
-    """Load every leaf task of ``task`` (a task or a group) with its examples and protocol."""
+                  ids: Iterable[str] | None = None, index: TaskIndex | None = None,
+                  sample: int | None = None) -> list[PreparedTask]:
+    """Load every leaf task of ``task`` (a task or a group) with its examples and protocol; ``limit`` keeps the
+    first N examples of each task, ``sample`` a seeded sample of N stratified by category."""
+    if sample is not None and limit is not None:
+        raise ConfigError(f"--limit {limit} and --sample {sample}: use one of them")
     index = index or TaskIndex(include_paths)
     keep = set(ids) if ids is not None else None
     out = []
     for spec in index.expand(task):
-        examples, skipped, data_hash = load_examples(spec, split, None if keep is not None else limit, skip_invalid)
+        first = None if keep is not None or sample is not None else limit
+        examples, skipped, data_hash = load_examples(spec, split, first, skip_invalid)
         if keep is not None:
             examples = [e for e in examples if e.id in keep][:limit]
+        if sample is not None:
+            examples = stratified_sample(examples, sample, seed, spec.name)
+            data_hash = stable_hash([e.content_hash() for e in examples])
         protocol = registry.load("protocol", spec.protocol)(spec, seed=seed, mode=mode)
+        prepare = getattr(protocol, "prepare_examples", None)  # e.g. pairwise: expand or refuse multi-answer rows
+        if prepare is not None:
+            examples = prepare(examples)
         if examples:  # templates are checked (sandbox, undefined names) before anything is written or sent
             protocol.expand(examples[0])
         out.append(PreparedTask(spec, split or spec.split, examples, protocol, data_hash, skipped))

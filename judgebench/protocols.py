@@ -64,6 +64,11 @@ class Protocol:
                               f"retries: N, then: one of {list(POLICIES[:3])}, temperature: T}}; got {task.on_parse_failure}")
         self.patterns = [re.compile(p, re.M) for p in (task.parse or {}).get("patterns", [])]
 
+    def prepare_examples(self, examples: Sequence[Example]) -> list[Example]:
+        """The task's examples as this protocol judges them (called once when the task is loaded; may refuse
+        rows it cannot judge as given, or expand a row into several items)."""
+        return list(examples)
+
     # -- rendering -------------------------------------------------------------------------------
     def expand(self, ex: Example) -> list[JudgeRequest]:
         """All first-attempt requests for an example."""
@@ -225,12 +230,14 @@ class PairwiseProtocol(Protocol):
     ``allow_tie``: offer "C" as a tie verdict; ``aggregate``: which rule gives the item's score —
     "strict" (default: both orders must agree) or "calibrated" (:func:`calibrated_verdict`, balanced position
     calibration).  Whatever the option, an item judged in both orders also carries the other rule's
-    verdict in ``details`` and both scores are reported, labelled.  An item with more than two candidates is
-    judged as its first correct candidate against its first incorrect one.
+    verdict in ``details`` and both scores are reported, labelled.  Rows with more than two candidates (several
+    chosen and rejected answers) need ``pairs``: "all" (every chosen × rejected pair is an item, id
+    ``ID#c<chosen>r<rejected>``) or "first" (the first chosen against the first rejected); without it they are
+    refused rather than silently judged as one pair.
     """
 
     name = "pairwise"
-    option_names = ("orders", "allow_tie", "aggregate")
+    option_names = ("orders", "allow_tie", "aggregate", "pairs")
     #: tasks whose benchmark fixes the scoring rule (RewardBench 2's pairwise variant) refuse ``aggregate: calibrated``
     fixed_rule_tasks = ("rewardbench2",)
 
@@ -239,6 +246,33 @@ class PairwiseProtocol(Protocol):
             return 0, 1
         wrong = [i for i in range(len(ex.candidates)) if i not in ex.labels]
         return ex.labels[0], wrong[0]
+
+    def prepare_examples(self, examples: Sequence[Example]) -> list[Example]:
+        how = self.options.get("pairs")
+        if how not in (None, "first", "all"):
+            raise ConfigError(f"task '{self.task_name}': protocol_options.pairs must be all|first, got {how!r}")
+        multi = {e.id for e in examples if len(e.candidates) > 2 and not e.is_tie}
+        if not multi or how == "first":
+            return list(examples)
+        if how is None:
+            e = next(e for e in examples if e.id in multi)
+            raise ConfigError(
+                f"task '{self.task_name}': {len(multi)} row(s) carry more than two answers (e.g. row '{e.id}': "
+                f"{len(e.labels)} chosen, {len(e.candidates) - len(e.labels)} rejected) and pairwise judges two; set "
+                f"protocol_options: {{pairs: all}} in the task to judge every chosen × rejected pair (one item "
+                f"each), or {{pairs: first}} for the first chosen against the first rejected")
+        out: list[Example] = []
+        for e in examples:
+            if e.id not in multi:
+                out.append(e)
+                continue
+            wrong = [i for i in range(len(e.candidates)) if i not in e.labels]
+            for c in e.labels:
+                for r in wrong:
+                    out.append(Example(id=f"{e.id}#c{c}r{r}", prompt=e.prompt, candidates=(e.candidates[c],
+                                       e.candidates[r]), labels=(0,), category=e.category, reference=e.reference,
+                                       metadata={**e.metadata, "row_id": e.id, "pair": [c, r]}))
+        return out
 
     def expand_one(self, ex: Example) -> list[JudgeRequest]:
         a, b = self.pair(ex)

@@ -72,10 +72,11 @@ class ResolvedTasks:
 
 def resolve_tasks(task: str, *, split: str | None = None, include_paths: Sequence[str] = (),
                   limit: int | None = None, seed: int = 0, mode: str = GENERATE, skip_invalid: bool = False,
-                  ids: Iterable[str] | None = None, index: TaskIndex | None = None) -> ResolvedTasks:
+                  ids: Iterable[str] | None = None, index: TaskIndex | None = None,
+                  sample: int | None = None) -> ResolvedTasks:
     """Every leaf task of ``task`` (a task or a group) with its examples and protocol, and the group tree."""
     index = index or TaskIndex(include_paths)
     _, groups = group_tree(index, task)
     tasks = prepare_tasks(task, split=split, limit=limit, seed=seed, mode=mode, skip_invalid=skip_invalid, ids=ids,
-                          index=index)
+                          index=index, sample=sample)
     return ResolvedTasks(task, tasks, groups)

@@ -18,14 +18,14 @@ from . import registry
 from .backend import JudgeBackend
 from .contamination import overlap, trained_digests
 from .dirlock import DirLock
-from .engine import Engine, EngineStats, PreparedTask, default_run_dir, prepare_tasks, score_tasks
+from .engine import Engine, EngineStats, PreparedTask, default_run_dir, score_tasks
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
 from .protocols import Protocol
+from .resolve import resolve_tasks
 from .redact import redact
 from .specs import build_backend  # noqa: F401  (moved to the public plugin API; kept here for old imports)
 from .store import RunStore, default_cache_path, storage_failure
-from .task import TaskIndex
 from .types import BackendSpec, ItemResult, stable_hash
 from .validate import check_settings, read_yaml_mapping
 
@@ -39,6 +39,7 @@ class RunConfig:
     split: str | None = None
     seed: int = 0
     limit: int | None = None
+    sample: int | None = None  # a seeded sample of N examples per task, stratified by category (instead of limit)
     mode: str = "generate"
     include_paths: list[str] = field(default_factory=list)
     skip_invalid: bool = False
@@ -63,6 +64,8 @@ class RunConfig:
         d["backend"] = self.backend.to_dict()
         if not d["endpoint"]:
             d.pop("endpoint")  # runs of local judges (and older runs) keep their identity
+        if d["sample"] is None:
+            d.pop("sample")  # runs without --sample keep the identity they had before it existed
         return d
 
     @classmethod
@@ -136,12 +139,9 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
             cache_path: Path | None = None) -> RunOutcome:
     """Run (or resume) a judge on a task; everything lands in the run directory as it happens."""
     ids = read_ids(cfg.ids_file) if cfg.ids_file else None
-    index = TaskIndex(cfg.include_paths)
-    tasks = prepare_tasks(cfg.task, split=cfg.split, limit=cfg.limit, seed=cfg.seed, mode=cfg.mode,
-                          skip_invalid=cfg.skip_invalid, ids=ids, index=index)
-    top = index.get(cfg.task)
-    group = (top.name, top.aggregate) if top.group else None
-    subgroups = index.subgroups(cfg.task)
+    resolved = resolve_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit,
+                             seed=cfg.seed, mode=cfg.mode, skip_invalid=cfg.skip_invalid, ids=ids, sample=cfg.sample)
+    tasks, group, subgroups = resolved.tasks, resolved.group, resolved.subgroups
     pin_endpoint(cfg)
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
@@ -188,7 +188,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         manifest = _manifest(cfg, backend, task_info, status="running")
         manifest["contaminated_items"] = contaminated
         manifest["groups"] = [{"name": n, "aggregate": how, "tasks": members}
-                              for n, how, members in index.groups(cfg.task)]
+                              for n, how, members in resolved.groups]
         _write_manifest(run_dir, manifest)
         engine = Engine(backend, store, mode=cfg.mode, batch_size=cfg.batch_size, max_cost=cfg.max_cost,
                         progress=progress)
@@ -255,6 +255,7 @@ def _usage(store: RunStore) -> dict[str, Any]:
                usd_per_1k=(tot["cost_usd"] / tot["n_judgments"] * 1000) if tot["cost_usd"] is not None and tot["n_judgments"] else None)
     if store.get("rate_stats") is not None:
         tot["rates"] = store.get("rate_stats")
+    tot.update(store.get("backend_facts") or {})
     return {"usage": tot}
 
 
@@ -276,6 +277,9 @@ def _record_stop(store: RunStore, engine: Engine, t0: float, run_dir: Path, mani
         rate_stats = getattr(engine.backend, "rate_stats", None)  # hosted APIs: achieved rates, 429s (last session)
         if callable(rate_stats):
             store.put("rate_stats", rate_stats())
+        facts = getattr(engine.backend, "run_facts", None)  # e.g. a jury: its members and their agreement
+        if callable(facts):
+            store.put("backend_facts", facts())
         manifest.update(_usage(store), status="stopped")
         _write_manifest(run_dir, manifest)
     except (sqlite3.Error, OSError) as e:

@@ -67,13 +67,14 @@ def _backend(v: Any) -> str | None:
 
 #: every setting of a run, as written in a --config file or a run's config.yaml
 CHECKS: dict[str, Check] = {
-    "task": _text(), "split": _text(), "seed": _int(), "limit": _int(1), "mode": _mode,
+    "task": _text(), "split": _text(), "seed": _int(), "limit": _int(1), "sample": _int(1), "mode": _mode,
     "include_path": _text_list, "include_paths": _text_list, "skip_invalid": _bool, "max_cost": _usd,
     "batch_size": _int(1), "ids_file": _text(), "allow_contaminated": _bool, "backend": _backend,
     "backend_opt": lambda v: None if v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v))
     else "expected a list of KEY=VALUE texts", "cache": _bool,
 }
-FLAGS = {"limit": "--limit", "max_cost": "--max-cost", "batch_size": "--batch-size", "seed": "--seed"}
+FLAGS = {"limit": "--limit", "sample": "--sample", "max_cost": "--max-cost", "batch_size": "--batch-size",
+         "seed": "--seed"}
 
 
 def check_settings(values: Mapping[str, Any], where: str) -> None:

@@ -21,14 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..backend import dry_run
-    from ..engine import estimate_tokens, pending_requests, prepare_tasks
+    from ..costs import cost_usd, estimate_tokens
+    from ..engine import pending_requests
+    from ..resolve import resolve_tasks
     from ..runner import build_backend
     from ..store import RunStore
     from .run import config_from_args
 
     cfg, run_dir = config_from_args(args)
-    tasks = prepare_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit, seed=cfg.seed,
-                          mode=cfg.mode, skip_invalid=cfg.skip_invalid)
+    tasks = resolve_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit, seed=cfg.seed,
+                          mode=cfg.mode, skip_invalid=cfg.skip_invalid, sample=cfg.sample).tasks
     with dry_run():  # nothing is sent: an API backend needs no key here
         backend = build_backend(cfg.backend)
     try:
@@ -40,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
         reqs = [r for t in tasks for r in pending_requests(t, done)[0]]
         prompt, completion = estimate_tokens(backend, reqs, cfg.mode)
         prices = backend.prices()
-        cost = None if prices is None else (prompt * prices[0] + completion * prices[1]) / 1e6
+        cost = cost_usd(prices, prompt, completion)
         out = {"requests": len(reqs), "examples": sum(len(t.examples) for t in tasks), "prompt_tokens": prompt,
                "max_completion_tokens": completion, "usd_per_mtok": prices, "expected_max_cost_usd": cost,
                "token_counter": backend.info().get("token_counter", "backend")}
+        discount = getattr(getattr(backend, "opts", None), "batch_discount", None)  # hosted APIs: the Batch API price
+        if discount is not None:
+            out["expected_max_cost_batch_api_usd"] = None if cost is None else cost * discount
     finally:
         backend.close()
     if args.json:

@@ -10,15 +10,18 @@ from typing import Any
 from ..errors import ConfigError
 from ..specs import add_backend_args, parse_backend_spec
 
-RUN_FLAGS = {"task": None, "split": None, "seed": 0, "limit": None, "mode": "generate", "include_path": [],
-             "skip_invalid": False, "max_cost": None, "batch_size": None, "ids_file": None, "allow_contaminated": False}
+RUN_FLAGS = {"task": None, "split": None, "seed": 0, "limit": None, "sample": None, "mode": "generate",
+             "include_path": [], "skip_invalid": False, "max_cost": None, "batch_size": None, "ids_file": None,
+             "allow_contaminated": False}
 
 
 def add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", "-t", help="task or task group name (see `judgebench list task`)")
     p.add_argument("--split", help="data split (default: the task's)")
     p.add_argument("--seed", type=int, help="seed for placements, order and sampling (default 0)")
-    p.add_argument("--limit", type=int, help="only the first N examples of each task")
+    p.add_argument("--limit", type=int, help="only the first N examples of each task (file order)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="a seeded sample of N examples of each task, stratified by category (see --seed)")
     p.add_argument("--mode", choices=["generate", "choice"], help="parse generated text, or compare choice log-probs")
     p.add_argument("--include-path", action="append", help="directory of your own task YAML files (repeatable)")
     p.add_argument("--skip-invalid", action="store_true", default=None, help="skip bad rows (counted) instead of failing")
@@ -79,7 +82,7 @@ def config_from_args(args: argparse.Namespace):  # -> RunConfig
     else:
         spec = parse_backend_spec(str(backend), [*base.get("backend_opt", []), *args.backend_opt])
     cfg = RunConfig(backend=spec, task=merged["task"], split=merged["split"], seed=merged["seed"],
-                    limit=merged["limit"], mode=merged["mode"],
+                    limit=merged["limit"], sample=merged["sample"], mode=merged["mode"],
                     include_paths=_paths(merged["include_path"] or base.get("include_paths")),
                     skip_invalid=bool(merged["skip_invalid"]), max_cost=merged["max_cost"],
                     batch_size=merged["batch_size"], cache=not args.no_cache and base.get("cache", True),
