@@ -4,7 +4,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .types import Completion, JudgeRequest, stable_hash
 
@@ -75,8 +75,16 @@ class JudgeBackend(abc.ABC):
         verdicts.  Must never contain credentials.  Default: nothing (local judges)."""
         return {}
 
-    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
-        """Yield ``(index into requests, completion)`` pairs, in any order."""
+    def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE,
+               admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, Completion]]:
+        """Yield ``(index into requests, completion)`` pairs, in any order.
+
+        ``admit`` (given only to ``incremental`` backends, for ``--max-cost``): ask ``admit(i)`` right before starting
+        request ``i`` and start nothing once it said no.  This default asks for every request up front and sends
+        the ones admitted before the first refusal."""
+        if admit is not None:
+            n = next((i for i in range(len(requests)) if not admit(i)), len(requests))
+            requests = requests[:n]
         fn = self.choice_logprobs if mode == CHOICE_LOGPROBS else self.generate
         out = fn(requests)
         if len(out) != len(requests):

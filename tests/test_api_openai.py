@@ -247,7 +247,7 @@ def test_usage_is_estimated_when_the_server_reports_none():
 
 
 def test_options_are_validated_and_keys_never_are_options(monkeypatch):
-    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['concurency'\]; allowed: .*'concurrency'"):
+    with pytest.raises(ConfigError, match=r"backend 'openai': unknown option 'concurency'; allowed: .*concurrency"):
         OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", concurency=4)
     with pytest.raises(ConfigError, match="never passed as options"):
         OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", api_key="sk-x")

@@ -25,19 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def task_examples(task: str, split: str | None, include_paths: list[str], skip_invalid: bool) -> tuple[list[Any], list[str]]:
     """All examples of a task or of every leaf of a group (ids must be unique across the leaves)."""
-    from ..engine import load_examples
-    from ..task import TaskIndex
+    from ..resolve import resolve_tasks
 
-    index = TaskIndex(include_paths)
     examples, seen, leaves = [], {}, []
-    for spec in index.expand(task):
-        exs, _, _ = load_examples(spec, split, None, skip_invalid)
-        leaves.append(spec.name)
-        for ex in exs:
-            if ex.id in seen and seen[ex.id] != spec.name:
+    for t in resolve_tasks(task, split=split, include_paths=include_paths, skip_invalid=skip_invalid):
+        leaves.append(t.name)
+        for ex in t.examples:
+            if ex.id in seen and seen[ex.id] != t.name:
                 raise ConfigError(f"cannot split '{task}': example id '{ex.id}' occurs in both '{seen[ex.id]}' and "
-                                  f"'{spec.name}'")
-            seen[ex.id] = spec.name
+                                  f"'{t.name}'")
+            seen[ex.id] = t.name
             examples.append(ex)
     return examples, leaves
 

@@ -94,7 +94,7 @@ def held_out_ids_file(args: argparse.Namespace, split: dict[str, Any] | None) ->
 def run(args: argparse.Namespace) -> int:
     from .. import registry
     from ..console import print_table, progress_bar
-    from ..engine import prepare_tasks
+    from ..resolve import resolve_tasks
 
     base = parse_backend_spec(args.base, args.base_opt)
     if int(os.environ.get("RANK", "0")) == 0:  # one tune per --out (`accelerate launch`'s other ranks follow rank 0)
@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
         atexit.register(DirLock(Path(args.out), "tune").acquire().release)
     ids, split = training_ids(args.ids_file)
-    tasks = prepare_tasks(args.task, split=args.split, include_paths=args.include_path, limit=args.limit,
-                          seed=args.seed, mode=args.mode, ids=ids)
+    tasks = resolve_tasks(args.task, split=args.split, include_paths=args.include_path, limit=args.limit,
+                          seed=args.seed, mode=args.mode, ids=ids).tasks
     parts = [(t.examples, t.protocol) for t in tasks if t.examples]
     if not parts:
         raise ConfigError(f"task {args.task}: no training examples (check --split / --ids-file)")

@@ -148,11 +148,11 @@ def run_groups(run: Any) -> list[tuple[str, str, list[str]]]:
         return [(str(g["name"]), str(g["aggregate"]), [str(t) for t in g["tasks"]]) for g in m["groups"]]
     cfg = m.get("config") or {}
     from ..errors import JudgebenchError
+    from ..resolve import group_tree
     from ..task import TaskIndex
 
     try:
-        index = TaskIndex(cfg.get("include_paths") or [])
-        return index.groups(str(cfg.get("task")))
+        return group_tree(TaskIndex(cfg.get("include_paths") or []), str(cfg.get("task")))[1]
     except (JudgebenchError, OSError, TypeError, ValueError):
         return []
 

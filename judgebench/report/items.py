@@ -15,7 +15,7 @@ from ..types import Example
 def run_examples(run: Any) -> tuple[dict[tuple[str, str], Example], str | None]:
     """The examples a run judged, re-read from its task definitions and data (as in its saved config), keyed by
     (task, example id); with a note instead when they cannot be read (data moved, task file gone)."""
-    from ..engine import load_examples
+    from ..resolve import group_tree, load_examples
     from ..task import TaskIndex
 
     cfg = (run.manifest or {}).get("config") or {}
@@ -25,8 +25,7 @@ def run_examples(run: Any) -> tuple[dict[tuple[str, str], Example], str | None]:
     wanted = {(it.task, it.example_id) for it in run.items}
     out: dict[tuple[str, str], Example] = {}
     try:
-        index = TaskIndex(cfg.get("include_paths") or [])
-        for spec in index.expand(str(task)):
+        for spec in group_tree(TaskIndex(cfg.get("include_paths") or []), str(task))[0]:
             if not any(t == spec.name for t, _ in wanted):
                 continue
             split = cfg.get("split") or ((run.manifest.get("tasks") or {}).get(spec.name) or {}).get("split")

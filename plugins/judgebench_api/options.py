@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from judgebench import ConfigError
+from judgebench.plugin import reject_unknown
 
 PREFIX_MODES = ("assistant", "user", "ignore")
 MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
@@ -85,9 +86,7 @@ class ApiOptions:
             raise ConfigError(f"backend '{backend}': keys are never passed as options (they would be saved with the "
                               f"run); put the key in an environment variable and pass api_key_env=NAME, or in the "
                               f"credentials file (see docs/backends-api.md)")
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise ConfigError(f"backend '{backend}': unknown option(s) {unknown}; allowed: {allowed}")
+        reject_unknown(f"backend '{backend}'", options, allowed)  # the same check and message as every backend
         opts = cls(**{**defaults, **dict(options)})
         opts._validate(backend)
         return opts

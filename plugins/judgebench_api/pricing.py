@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from judgebench.plugin import cost_usd  # noqa: F401  (the one price formula: engine, estimate and these backends)
+
 TIKTOKEN_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 
 
@@ -49,12 +51,6 @@ def lookup_prices(model: str, provider: str | None = None) -> tuple[float, float
             if isinstance(i, (int, float)) and isinstance(o, (int, float)):
                 return float(i) * 1e6, float(o) * 1e6
     return None
-
-
-def cost_usd(prices: tuple[float, float] | None, prompt_tokens: int, completion_tokens: int) -> float | None:
-    if prices is None:
-        return None
-    return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1e6
 
 
 class TokenCounter:
