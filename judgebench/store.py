@@ -113,12 +113,15 @@ class RunStore:
             raise StorageError(f"{self.path}: the run store is empty (0 bytes) although the run has started; it is "
                                f"left as it is (not re-judged): restore it, or choose another --run-dir")
         existed = self.path.exists() and self.path.stat().st_size > 0
+        self.con = None
         try:
             self.con = _connect(self.path)
             if existed:
                 check(self.con, "main", self.path)
             self.con.executescript(_RUN_SCHEMA)
         except sqlite3.DatabaseError as e:
+            if self.con is not None:
+                self.con.close()
             raise storage_error(self.path, e) from None
         self.cache_enabled = cache_path is not None
         if cache_path is not None:
