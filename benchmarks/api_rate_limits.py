@@ -10,7 +10,7 @@ run takes seconds.  Clients, on the sample task's pairwise judge requests:
 The achieved rates are counted by the server between its first and last admitted request of each client; the
 binding limit is whichever of requests/min and tokens/min the client came closer to.
 
-    nice -n 19 python benchmarks/api_rate_limits.py [--rpm 600] [--tpm 150000] [--window 20] [--n 600]
+    nice -n 19 python benchmarks/api_rate_limits.py [--rpm 600] [--tpm 150000] [--window 20] [--n 800]
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--tpm", type=int, default=150_000)
     ap.add_argument("--window", type=float, default=20.0, help="seconds that stand for the limits' minute")
     ap.add_argument("--latency", type=float, default=0.3)
-    ap.add_argument("--n", type=int, default=600, help="judgebench requests (even)")
+    ap.add_argument("--n", type=int, default=800, help="judgebench requests (even)")
     ap.add_argument("--lm-eval-n", type=int, default=200)
     ap.add_argument("--concurrency", default="4,16,64", help="lm-eval num_concurrent values")
     args = ap.parse_args()

@@ -136,6 +136,9 @@ class Engine:
         self.max_cost = max_cost
         self.progress = progress
         self.fingerprint = backend.fingerprint()
+        attach = getattr(backend, "attach_run_store", None)  # batch APIs and juries record their work in the run
+        if callable(attach):
+            attach(store)
         self.ratio = UsageRatio()  # observed / estimated prompt tokens: scales --max-cost estimates
         self.stats = EngineStats()
 

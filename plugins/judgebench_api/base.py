@@ -44,6 +44,7 @@ class ApiBackend(JudgeBackend):
     option_defaults: ClassVar[dict[str, Any]] = {}
     sdk_retries_transport = False  # True: the SDK retries 429/5xx/timeouts; we retry only malformed bodies
     observes_headers = False  # True: _call reports each answer's status and headers to self.rate itself
+    supports_batch = False  # True: -o batch=true sends through /v1/files + /v1/batches (see batch.py)
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
         if not model:
@@ -59,6 +60,11 @@ class ApiBackend(JudgeBackend):
         self._prices: Any = _UNSET
         o = self.opts
         self.rate = RateControl(o.rpm, o.tpm, o.rate_window_s, o.concurrency, o.max_concurrency, o.adaptive)
+        if o.batch and not self.supports_batch:
+            raise ConfigError(f"backend '{self.plugin}': option batch=true: the Batch API is supported by the openai "
+                              f"backend only (--backend openai:MODEL -o base_url=...)")
+        self.run_store_path: Any = None  # the run's judgments.sqlite, where batch submissions are recorded
+        self.batch_ids: list[str] = []
 
     # -- what subclasses provide ---------------------------------------------------------------
     def _import_sdk(self) -> None:
@@ -106,6 +112,18 @@ class ApiBackend(JudgeBackend):
                admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
+        if self.opts.batch:
+            from .batch import batch_stream
+
+            yield from batch_stream(self, list(requests), mode, admit)
+            return
+        yield from self.stream_direct(requests, mode, admit)
+
+    def stream_direct(self, requests: Sequence[JudgeRequest], mode: str = GENERATE,
+                      admit: Callable[[int], bool] | None = None) -> Iterator[tuple[int, Completion]]:
+        """One request per HTTP call, with the rate limits and adaptive concurrency."""
+        if not requests:
+            return
         if self._loop is None or not self._loop.alive:
             self._loop = aio.LoopThread()
         reqs = list(requests)
@@ -142,7 +160,14 @@ class ApiBackend(JudgeBackend):
 
     def rate_stats(self) -> dict[str, Any]:
         """Achieved request and token rates, 429s and the concurrency reached (for the manifest and report)."""
-        return self.rate.stats()
+        out = self.rate.stats()
+        if self.opts.batch:
+            out["batch_ids"] = list(self.batch_ids)
+        return out
+
+    def attach_run_store(self, store: Any) -> None:
+        """Called by the engine with the run's store (batch mode records its submissions in its SQLite file)."""
+        self.run_store_path = store.path
 
     def close(self) -> None:
         if self._loop is not None:

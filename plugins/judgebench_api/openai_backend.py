@@ -103,6 +103,7 @@ class OpenAIBackend(ApiBackend):
 
         return openai_endpoint(ApiOptions.parse(cls.plugin, options, **cls.option_defaults))
     observes_headers = True
+    supports_batch = True
 
     def _import_sdk(self) -> None:
         try:

@@ -69,6 +69,11 @@ class BatchService:
         if parts[0] == "batches":
             if method == "POST" and len(parts) == 1:
                 return self._create(raw)
+            if method == "GET" and len(parts) == 1:  # newest first, one page
+                data = list(reversed(self.batches.values()))
+                return 200, {"object": "list", "data": data, "has_more": False,
+                             "first_id": data[0]["id"] if data else None,
+                             "last_id": data[-1]["id"] if data else None}, {}
             b = self.batches.get(parts[1]) if len(parts) > 1 else None
             if b is None:
                 return _err(404, f"no batch {parts[1:]}")
