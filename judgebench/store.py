@@ -159,6 +159,16 @@ class RunStore:
              j.usage.completion_tokens, j.usage.cost_usd, j.latency_s, j.retries, int(j.cached), int(j.truncated),
              j.error, time.time(), _dumps(lp), cache_key if fill_cache else None))
 
+    def cache_put(self, key: str, comp: Completion) -> None:
+        """Put one successful completion in the shared cache (a backend that composes others, e.g. a jury,
+        caches each member's answer under the member's own key); no-op without a cache or for an error."""
+        if not self.cache_enabled or comp.error is not None:
+            return
+        u = comp.usage
+        self.con.execute("INSERT OR REPLACE INTO cache.completions VALUES (?,?,?,?,?,?,?,?)",
+                         (key, comp.text, _dumps(comp.choice_logprobs), u.prompt_tokens, u.completion_tokens,
+                          u.cost_usd, int(comp.truncated), time.time()))
+
     def cached(self, keys: Sequence[str]) -> dict[str, Completion]:
         """Completions already in the cache for these cache keys."""
         out: dict[str, Completion] = {}
