@@ -6,6 +6,7 @@ seeded placement, optional all-rotations) and ``rating`` (each candidate rated 1
 """
 from __future__ import annotations
 
+import abc
 import math
 import random
 import re
@@ -29,8 +30,13 @@ def softmax_confidence(logprobs: Mapping[str, float]) -> tuple[str, float]:
     return best, 1.0 / z
 
 
-class Protocol:
-    """Base class; subclasses define ``name``, ``expand_one``, ``parse_text`` and ``score_item``."""
+class Protocol(abc.ABC):
+    """The protocol contract (exported as ``judgebench.plugin.Protocol``).  Subclasses set ``name`` and implement
+    the two abstract methods, :meth:`expand_one` (an example → its requests) and :meth:`score_item` (an example's
+    judgments → its credit); they may override :meth:`choice_to_verdict`, :meth:`n_slots`, :meth:`chance` and
+    :meth:`task_score`.  Parse-failure policy (:meth:`reask`, the ``on_parse_failure`` block) and verdict matching
+    (:meth:`match`, :meth:`default_patterns`) are shared here.  ``mode`` is ``generate`` or ``choice``
+    (``judgebench.plugin.GENERATE`` / ``CHOICE``)."""
 
     name = "protocol"
     template_keys: tuple[str, ...] = ("system", "user")
@@ -74,8 +80,9 @@ class Protocol:
         """All first-attempt requests for an example."""
         return self.expand_one(ex)
 
+    @abc.abstractmethod
     def expand_one(self, ex: Example) -> list[JudgeRequest]:
-        raise NotImplementedError
+        """The requests of one example (orders, rotations, candidates), each built with :meth:`make_request`."""
 
     def make_request(self, ex: Example, variables: dict[str, Any], choices: Sequence[str], meta: dict[str, Any],
                      truncatable: Sequence[str]) -> JudgeRequest:
@@ -202,8 +209,9 @@ class Protocol:
         """How many requests an example needs (subclasses override with a cheaper count)."""
         return len(self.expand_one(ex))
 
+    @abc.abstractmethod
     def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
-        raise NotImplementedError
+        """Set ``res.score``/``res.verdict``/``res.details`` from the example's latest judgment per slot."""
 
     def picks(self, ex: Example, js: Sequence[Judgment]) -> list[dict[str, Any]]:
         """Per-judgment position facts for position-bias statistics."""
