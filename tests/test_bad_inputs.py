@@ -224,3 +224,108 @@ def test_missing_local_data_names_the_variable_and_path(tmp_path, task, looked):
     p = cli(*RUN, "--task", task, "--runs-root", str(tmp_path / "runs"),
             env={"JUDGEBENCH_DATA_DIR": str(missing), "HF_HUB_OFFLINE": "1"})
     one_line_error(p, "JUDGEBENCH_DATA_DIR", str(missing / looked))
+
+
+# -- a judgment from the cache carries everything a fresh one does ---------------------------------------------------
+def _rows(run: Path) -> list[tuple]:
+    con = sqlite3.connect(run / "judgments.sqlite")
+    try:
+        return con.execute("SELECT key, status, verdict, confidence, text, choice_logprobs, prompt_tokens, "
+                           "completion_tokens, cost_usd, truncated, cached FROM judgments ORDER BY key").fetchall()
+    finally:
+        con.close()
+
+
+def test_cached_judgments_keep_log_probs_and_usage(tmp_path, monkeypatch):
+    from judgebench_api.testing import FakeChatServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("JUDGEBENCH_CREDENTIALS", str(tmp_path / "none.toml"))
+    with FakeChatServer() as srv:
+        base = ["run", "-q", "--backend", "openai:judge-test", "-o", f"base_url={srv.url}", "-o", "input_per_mtok=1",
+                "-o", "output_per_mtok=1", "--task", "sample", "--limit", "6", "--mode", "choice"]
+        cli(*base, "--run-dir", str(tmp_path / "a"), check=True)
+        served = len(srv.log)
+        cli(*base, "--run-dir", str(tmp_path / "b"), check=True)
+        assert len(srv.log) == served == 12  # the second run was served from the cache: nothing paid twice
+    fresh, cached = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert [r[:-1] for r in fresh] == [r[:-1] for r in cached]  # same verdicts, log-probs, text and usage
+    assert all(json.loads(r[5]) and r[6] > 0 for r in cached)
+    assert {r[-1] for r in fresh} == {0} and {r[-1] for r in cached} == {1}  # usage marked as cached
+
+
+# -- budget honesty: a provider counting more prompt tokens than estimated ---------------------------------------
+def test_budget_estimates_follow_observed_usage():
+    from types import SimpleNamespace
+
+    from judgebench.costs import BudgetGate, budget_message
+    from judgebench.types import JudgeRequest, Message
+
+    backend = SimpleNamespace(prices=lambda: (10.0, 0.0), count_tokens=lambda text: 100)  # $0.001 a request
+    reqs = [JudgeRequest(key=str(i), example_id=str(i), messages=(Message("user", "x"),)) for i in range(20)]
+    gate = BudgetGate(backend, reqs, "choice", max_cost=0.0105, spent=0.0)
+    assert gate.admit(0)
+    gate.settle(0, 0.003, prompt_tokens=300)  # the provider counted three times the estimate
+    admitted = [i for i in range(1, 20) if gate.admit(i)]
+    assert admitted == [1, 2] and gate.refused == pytest.approx(0.003)  # not 7 more at the old estimate
+    msg = budget_message(0.0107, "the next request", 0.003, 0.0105, gate.ratio.value)
+    assert "over the budget" in msg and "spent $0.0107" in msg and "before crossing" not in msg
+
+
+def test_budget_stop_message_prints_the_actual_spend(tmp_path, monkeypatch):
+    from judgebench_api.testing import FakeChatServer
+
+    class Overcounting(FakeChatServer):
+        def completion(self, body):
+            out = super().completion(body)
+            out["usage"]["prompt_tokens"] *= 3
+            return out
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("JUDGEBENCH_CREDENTIALS", str(tmp_path / "none.toml"))
+    run = tmp_path / "run"
+    with Overcounting() as srv:
+        p = cli("run", "-q", "--backend", "openai:judge-test", "-o", f"base_url={srv.url}", "-o", "input_per_mtok=10",
+                "-o", "output_per_mtok=10", "-o", "concurrency=4", "--task", "sample", "--max-cost", "0.3",
+                "--run-dir", str(run))
+    assert p.returncode == 3, p.stderr
+    con = sqlite3.connect(run / "judgments.sqlite")
+    spent, biggest, n = con.execute("SELECT SUM(cost_usd), MAX(cost_usd), COUNT(*) FROM judgments").fetchone()
+    con.close()
+    assert n == len(srv.log) and 0 < n < 280  # everything paid for is stored
+    assert f"spent ${spent:.4f}" in p.stderr and "scaled by 3.0" in p.stderr
+    assert ("over the budget" in p.stderr) == (spent > 0.3) and ("before crossing" in p.stderr) == (spent <= 0.3)
+    assert spent <= 0.3 + biggest  # corrected estimates: at most one request's worth over
+
+
+# -- local judges share the CPUs they may use ------------------------------------------------------------------------
+def test_threads_follow_affinity_quota_and_live_local_runs(tmp_path, monkeypatch):
+    from judgebench import cpus
+
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cpus.cgroup_quota_cpus(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cpus.cgroup_quota_cpus(tmp_path) is None
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 4)
+    d = cpus.registry_dir()
+    d.mkdir(parents=True)
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    (d / f"{dead}.json").write_text(json.dumps({"pid": dead, "start": "0", "threads": 4}))
+    peer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        (d / f"{peer.pid}.json").write_text(json.dumps({"pid": peer.pid, "start": cpus._start_time(peer.pid)}))
+        got = cpus.choose_threads()
+        assert got["threads"] == 2 and got["peers"] == [peer.pid]
+        assert not (d / f"{dead}.json").exists()  # a stale entry is ignored and removed
+        assert cpus.choose_threads(3)["threads"] == 3  # -o threads=N wins
+    finally:
+        peer.kill()
+        peer.wait()
+    assert cpus.choose_threads()["threads"] == 4
+
+
+def test_threads_option_must_be_a_positive_integer(tmp_path):
+    p = inproc(*RUN[:2], "--backend", "hf:smollm2", "-o", "threads=0", "--task", "sample",
+               "--runs-root", str(tmp_path / "runs"))
+    one_line_error(p, "threads", "positive integer")
