@@ -60,6 +60,7 @@ def align_runs(runs: Sequence[Any], intersect: bool = False) -> Alignment:
     problems: list[str] = []
     all_tasks = list(dict.fromkeys(t for r in runs for t in r.tasks))
     tasks: list[str] = []
+    differ: dict[str, list[str]] = {}
     for t in all_tasks:
         missing = [n for n, r in zip(names, runs) if t not in r.tasks]
         if missing:
@@ -67,9 +68,11 @@ def align_runs(runs: Sequence[Any], intersect: bool = False) -> Alignment:
             continue
         hashes = {n: r.tasks[t] for n, r in zip(names, runs)}
         if len(set(hashes.values())) > 1:
-            detail = ", ".join(f"{n}={h}" for n, h in hashes.items())
-            problems.append(f"task '{t}' was judged with different definitions/splits/data (task hash {detail})")
+            differ.setdefault(differing_fields(t, names, runs), []).append(t)
         tasks.append(t)
+    for why, ts in differ.items():  # one line per reason, not one per task of a group
+        which = f"task '{ts[0]}'" if len(ts) == 1 else f"{len(ts)} tasks ({', '.join(ts)})"
+        problems.append(f"{which} judged with different {why}")
     by_run = [{(it.task, it.example_id): it for it in r.items if it.task in tasks} for r in runs]
     keys: list[Key] = []
     for k in (k for it in ref.items if (k := (it.task, it.example_id)) in by_run[0]):
@@ -103,6 +106,29 @@ def align_runs(runs: Sequence[Any], intersect: bool = False) -> Alignment:
         raise ConfigError("the runs share no items to compare" + (" (after --intersect)" if intersect else ""))
     return Alignment(runs=list(runs), names=names, tasks=tasks, keys=keys,
                      items=[{k: m[k] for k in keys} for m in by_run], intersected=bool(problems), notes=notes)
+
+
+#: what makes a task's judged items differ between runs: run settings (config.yaml) and the task as loaded
+RUN_FIELDS = ("limit", "sample", "seed", "mode", "split", "ids_file")
+TASK_FIELDS = (("split", "split"), ("n_examples", "number of examples"), ("protocol", "protocol"),
+               ("data_hash", "data (dataset hash)"))
+
+
+def differing_fields(task: str, names: Sequence[str], runs: Sequence[Any]) -> str:
+    """Which definition fields differ for ``task`` across runs, e.g. ``limit (run_a: 50, run_b: 100)``."""
+    out = []
+    for key in RUN_FIELDS:
+        vals = [((r.manifest or {}).get("config") or {}).get(key) for r in runs]
+        if len({repr(v) for v in vals}) > 1:
+            out.append(f"{key} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, vals)) + ")")
+    for key, label in TASK_FIELDS:
+        vals = [(((r.manifest or {}).get("tasks") or {}).get(task) or {}).get(key) for r in runs]
+        if len({repr(v) for v in vals}) > 1 and not (key in ("n_examples", "data_hash") and out):
+            shown = ", ".join(f"{n}: {str(v)[:12]}" for n, v in zip(names, vals))
+            out.append(f"{label} ({shown})")
+    if not out:
+        return "definitions (the task's YAML: templates, protocol options or loader settings)"
+    return "definitions: " + "; ".join(out)
 
 
 def _content_mismatches(keys: list[Key], by_run: list[dict[Key, ItemResult]]) -> list[Key]:
