@@ -133,11 +133,15 @@ def builtin_task_dir() -> Path:
 
 
 class TaskIndex:
-    """All task YAML files found in the shipped tasks/ dir and in ``include_paths``, by name."""
+    """All task YAML files found in the shipped tasks/ dir, in the task folders plugin packages ship (entry-point
+    group ``judgebench.task_dirs``) and in ``include_paths``, by name."""
 
     def __init__(self, include_paths: Sequence[str | Path] = ()) -> None:
+        from .task_dirs import plugin_task_dirs
+
         self.raw: dict[str, dict[str, Any]] = {}
-        dirs = [builtin_task_dir(), *map(Path, include_paths)]
+        shipped = [builtin_task_dir(), *(d.path for d in plugin_task_dirs() if d.path is not None)]
+        dirs = [*shipped, *map(Path, include_paths)]
         for d in dirs:
             if not d.exists():
                 raise ConfigError(f"--include-path {d}: no such directory")
@@ -149,7 +153,7 @@ class TaskIndex:
                 data["path"] = str(f)
                 data["defined_in"] = str(f)
                 name = data["name"]
-                if name in self.raw and d == dirs[0]:
+                if name in self.raw and d in shipped:  # two packages (or one package and judgebench) disagree
                     raise ConfigError(f"task '{name}' is defined twice: {self.raw[name]['path']} and {f}")
                 self.raw[name] = data  # an include path may override a shipped task of the same name
 

@@ -33,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
                 status = "ok" if err is None else f"BROKEN: {err}"
             rows.append({"kind": kind, "name": p.name, "distribution": f"{p.dist} {p.version}", "object": p.value,
                          "status": status if (args.check or status != "ok") else "not imported"})
+    if args.kind in ("all", "task"):  # task folders shipped by packages: located, not imported
+        from ..task_dirs import plugin_task_dirs
+
+        for d in plugin_task_dirs():
+            rows.append({"kind": "task folder", "name": d.name, "distribution": f"{d.dist} {d.version}",
+                         "object": d.value, "status": f"BROKEN: {d.problem}" if d.problem else "ok"})
     tasks = TaskIndex(args.include_path).names() if args.kind in ("all", "task") else []
     bad = [r for r in rows if r["status"].startswith(("BROKEN", "DUPLICATE"))]
     code = 2 if args.check and bad else 0  # CI can gate on `judgebench list --check`
