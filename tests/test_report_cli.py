@@ -167,3 +167,23 @@ def test_official_scorer_comes_from_the_protocol(real_runs):
     scorer = official_scorer("rb2-ties")
     assert scorer is not None and scorer(items) == RB2TiesProtocol.task_score(RB2TiesProtocol.__new__(RB2TiesProtocol), items)
     assert official_scorer("pairwise") is None and official_scorer("no-such-protocol") is None
+
+
+def test_latex_tables_and_judge_labels(real_runs, tmp_path):
+    import re
+
+    runs = [str(real_runs["longer"]), str(real_runs["random"])]
+    out = tmp_path / "r.tex"
+    assert jb("report", *runs, "--label", f"{runs[1]}=coin flip_1", "--label", "longer=Longer & co", "--out",
+              str(out)) == 0
+    tex = out.read_text()
+    body = [line for line in tex.splitlines() if not line.startswith("%")]
+    c = build_comparison([load_run(r) for r in runs], labels={runs[1]: "coin flip_1", "longer": "Longer & co"})
+    from judgebench.report.tables import tables
+
+    assert tex.count("\\begin{table}") == len(tables(c)) and tex.count("\\toprule") == len(tables(c))
+    assert "task & n & Longer \\& co & coin flip\\_1 \\\\" in tex  # the summary matrix, one column per judge
+    bare = [re.sub(r"\$[^$]*\$", "", line).replace(" & ", " ") for line in body]  # math and column separators out
+    assert not [line for line in bare if re.search(r"(?<!\\)[%&_#$]", line)]  # every special character escaped
+    assert c["labels"] == {"longer": "Longer & co", "random": "coin flip_1"}
+    assert jb("report", *runs, "--label", f"{runs[0]}=same", "--label", f"{runs[1]}=same") == 2

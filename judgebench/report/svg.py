@@ -211,8 +211,9 @@ def _short(v: float) -> str:
 
 
 def reliability(title: str, series: Sequence[dict[str, Any]], n_bins: int = 10) -> str:
-    """Reliability diagram on [0, 1]²: per series {name, curve: [{lo, hi, n, confidence, accuracy}]}, the mean
-    accuracy against the mean confidence per bin, and under it a grid with every bin's count per series."""
+    """Reliability diagram on [0, 1]²: per series {name, curve: [{lo, hi, n, confidence, accuracy}], series (colour
+    index, optional)}, the mean accuracy against the mean confidence per bin, and under it a grid with every bin's
+    count per series."""
     left, top, size = 56, 30, 300
     right, bottom = left + size, top + size
     body = _yaxis(left, right, top, bottom, 0, 1, ".1f", "accuracy")
@@ -229,7 +230,8 @@ def reliability(title: str, series: Sequence[dict[str, Any]], n_bins: int = 10) 
     grid_top = bottom + 52
     body.append(_text(left - 4, grid_top, "n per bin", 10, "end", "font-weight='600'"))
     bin_w = size / n_bins
-    for i, s in enumerate(series):
+    for row, s in enumerate(series):
+        i = s.get("series", row)  # the judge's colour in the other figures
         pts = [(px(b["confidence"]), py(b["accuracy"])) for b in s["curve"]]
         if pts:
             body.append(f"<polyline fill='none' stroke='{color(i)}' stroke-width='1.5' points='"
@@ -237,12 +239,13 @@ def reliability(title: str, series: Sequence[dict[str, Any]], n_bins: int = 10) 
         for (a, b), point in zip(pts, s["curve"]):
             body.append(f"<circle class='dot' cx='{a:.1f}' cy='{b:.1f}' r='{2 + math.log1p(point['n']):.1f}' "
                         f"fill='{color(i)}'><title>{escape(s['name'])}: n={point['n']}</title></circle>")
-        yy = grid_top + 16 * (i + 1)
+        yy = grid_top + 16 * (row + 1)
         body.append(f"<rect x='{left - 14}' y='{yy - 9}' width='10' height='10' fill='{color(i)}'/>")
-        counts = {min(n_bins - 1, int(round(b["lo"] * n_bins))): b["n"] for b in s["curve"]}
+        counts = {min(n_bins - 1, round(b["lo"] * n_bins)): b["n"] for b in s["curve"]}
         for k in range(n_bins):
             body.append(_text(left + bin_w * (k + 0.5), yy, str(counts.get(k, "·")), 9, extra="class='bin-n'"))
     names = [s["name"] for s in series]
-    body += _legend(names, right + 20, top + 10)
+    for k, s in enumerate(series):
+        body += _legend([s["name"]], right + 20, top + 10 + 16 * k, s.get("series", k))
     h = max(grid_top + 16 * len(series) + 14, top + 16 * len(names) + 20)
     return _frame(right + 20 + legend_width(names), h, title, body, "reliability")

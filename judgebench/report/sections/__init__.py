@@ -106,5 +106,14 @@ def overall_rows(c: dict[str, Any]) -> Iterator[dict[str, Any]]:
     return (r for r in c["rows"] if r["category"] == "all")
 
 
-__all__ = ["Section", "TIDY_COLUMNS", "all_sections", "judges", "label", "overall_rows", "section", "task_tree",
-           "tidy"]
+__all__ = [
+    "TIDY_COLUMNS",
+    "Section",
+    "all_sections",
+    "judges",
+    "label",
+    "overall_rows",
+    "section",
+    "task_tree",
+    "tidy",
+]

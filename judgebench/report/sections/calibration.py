@@ -41,7 +41,8 @@ class Calibration(Section):
     def figures(self, c: dict[str, Any]) -> list[str]:
         out = []
         for t in c["tasks"]:
-            series = [{"name": label(c, b["run"]), "curve": b["calibration"]["curve"]}
+            order = [r["name"] for r in c["runs"]]
+            series = [{"name": label(c, b["run"]), "curve": b["calibration"]["curve"], "series": order.index(b["run"])}
                       for b in c["bias"] if b["task"] == t and b["calibration"]]
             if series:
                 out.append(svg.reliability(f"{t}: reliability", series))
