@@ -141,6 +141,9 @@ def test_cli_jury_of_baselines_and_bad_specs(tmp_path):
     longer, shorter = BaselineBackend("longer"), BaselineBackend("shorter")
     same = sum(longer.pick(r) == shorter.pick(r) for r in reqs) / len(reqs)
     assert facts["pairs"][0]["agreement"] == pytest.approx(same) and facts["members"][0]["n"] == 20
+    p = cli("report", str(run))
+    assert p.returncode == 0, p.stderr
+    assert "Cohen's kappa" in p.stdout and "baseline:longer vs baseline:shorter" in p.stdout
     for spec, words in (("jury:", "name its members"), ("jury:baseline:longer+jury:x", "cannot be a member"),
                         ("jury:baseline:longer", "")):
         extra = ["-o", "m3={seed: 1}"] if not words else []

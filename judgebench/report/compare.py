@@ -184,14 +184,15 @@ def _cost(run: Any) -> dict[str, Any]:
         jps = n / u["wall_s"] if u["wall_s"] > 0 else None
     return {"n_judgments": n, "prompt_tokens": u.get("prompt_tokens"), "completion_tokens": u.get("completion_tokens"),
             "cost_usd": cost, "usd_per_1k": (cost / n * 1000) if cost is not None and n else None,
-            "judgments_per_s": jps, "wall_s": u.get("wall_s"), **_rates(u.get("rates"))}
+            "judgments_per_s": jps, "wall_s": u.get("wall_s"), **_rates(u.get("rates")), "jury": u.get("jury")}
 
 
 def _rates(r: Any) -> dict[str, Any]:
     """Hosted APIs: achieved requests/min and tokens/min and the count of 429 answers."""
     if not isinstance(r, dict):
         return {}
-    return {"achieved_rpm": r.get("achieved_rpm"), "achieved_tpm": r.get("achieved_tpm"), "n_429": r.get("n_429")}
+    return {"achieved_rpm": r.get("achieved_rpm"), "achieved_tpm": r.get("achieved_tpm"), "n_429": r.get("n_429"),
+            "concurrency_peak": r.get("concurrency_peak")}
 
 
 def _nan_to_none(x: Any) -> Any:
