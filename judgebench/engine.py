@@ -6,92 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from . import registry
 from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
 # moved to .costs (the one cost model); kept here for old imports
 from .costs import (NO_PRICES, BudgetGate, UsageRatio, budget_message, cost_usd, estimate_cost,  # noqa: F401
                     estimate_tokens)
 from .errors import BudgetExceeded, ConfigError
-from .protocols import CHOICE, Protocol
-from .sampling import stratified_sample
+from .protocols import CHOICE
+# moved to .resolve (task resolution: the engine only runs requests); kept here for old imports
+from .resolve import PreparedTask, load_examples, prepare_tasks  # noqa: F401
 from .store import RunStore
-from .task import TaskIndex, TaskSpec, expand_env, iter_examples
-from .types import Example, ItemResult, JudgeRequest, Judgment, stable_hash
-
-
-@dataclass
-class PreparedTask:
-    """A task ready to run: its spec, examples, protocol and first-attempt requests."""
-
-    spec: TaskSpec
-    split: str
-    examples: list[Example]
-    protocol: Protocol
-    data_hash: str
-    skipped: list[dict[str, Any]]
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def task_hash(self, seed: int, mode: str) -> str:
-        spec = {k: v for k, v in self.spec.to_dict().items() if k not in ("path", "description", "defined_in")}
-        return stable_hash([spec, self.split, self.data_hash, seed, mode], 16)
-
-
-def load_examples(spec: TaskSpec, split: str | None, limit: int | None = None,
-                  skip_invalid: bool = False) -> tuple[list[Example], list[dict[str, Any]], str]:
-    if not spec.loader:
-        raise ConfigError(f"task '{spec.name}' ({spec.path}) has no 'loader'")
-    cls = registry.load("task", spec.loader)
-    source = expand_env(spec.source or {})
-    try:
-        loader = cls(base_dir=spec.base_dir, **source)
-    except TypeError as e:
-        raise ConfigError(f"task '{spec.name}': bad 'source' options for loader '{spec.loader}': {e}") from None
-    loader.skip_invalid = skip_invalid
-    origin = str(spec.path)
-    if isinstance(source, dict) and (source.get("path") or source.get("hf")):
-        origin = str(source.get("path") or source.get("hf"))
-        origin = origin if Path(origin).is_absolute() or not source.get("path") else str(spec.base_dir / origin)
-    examples = list(iter_examples(loader, split or spec.split, limit, origin))
-    if not examples:
-        why = f" ({len(loader.skipped)} invalid rows skipped)" if loader.skipped else ""
-        raise ConfigError(f"task '{spec.name}' ({spec.path}): the data {origin} has no examples in split "
-                          f"'{split or spec.split}'{why}; expected at least one")
-    data_hash = stable_hash([e.content_hash() for e in examples])
-    return examples, list(loader.skipped), data_hash
-
-
-def prepare_tasks(task: str, *, split: str | None = None, include_paths: Sequence[str] = (), limit: int | None = None,
-                  seed: int = 0, mode: str = GENERATE, skip_invalid: bool = False,
-                  ids: Iterable[str] | None = None, index: TaskIndex | None = None,
-                  sample: int | None = None) -> list[PreparedTask]:
-    """Load every leaf task of ``task`` (a task or a group) with its examples and protocol; ``limit`` keeps the
-    first N examples of each task, ``sample`` a seeded sample of N stratified by category."""
-    if sample is not None and limit is not None:
-        raise ConfigError(f"--limit {limit} and --sample {sample}: use one of them")
-    index = index or TaskIndex(include_paths)
-    keep = set(ids) if ids is not None else None
-    out = []
-    for spec in index.expand(task):
-        first = None if keep is not None or sample is not None else limit
-        examples, skipped, data_hash = load_examples(spec, split, first, skip_invalid)
-        if keep is not None:
-            examples = [e for e in examples if e.id in keep][:limit]
-        if sample is not None:
-            examples = stratified_sample(examples, sample, seed, spec.name)
-            data_hash = stable_hash([e.content_hash() for e in examples])
-        protocol = registry.load("protocol", spec.protocol)(spec, seed=seed, mode=mode)
-        prepare = getattr(protocol, "prepare_examples", None)  # e.g. pairwise: expand or refuse multi-answer rows
-        if prepare is not None:
-            examples = prepare(examples)
-        if examples:  # templates are checked (sandbox, undefined names) before anything is written or sent
-            protocol.expand(examples[0])
-        out.append(PreparedTask(spec, split or spec.split, examples, protocol, data_hash, skipped))
-    if keep is not None and not any(t.examples for t in out):
-        raise ConfigError(f"--ids-file: none of its {len(keep)} ids is an example of task '{task}'")
-    return out
+from .types import ItemResult, JudgeRequest, Judgment, stable_hash
 
 
 def pending_requests(task: PreparedTask, done: dict[str, str]) -> tuple[list[JudgeRequest], int]:
