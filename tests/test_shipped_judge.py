@@ -24,7 +24,7 @@ def test_shipped_judge_loads_offline_and_matches_its_provenance(monkeypatch, dat
     shipped = prov["shipped"]
     assert weights.stat().st_size <= 10e6
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == shipped["weights_sha256"]
-    assert prov["status"] == "complete" and prov["config"]["level"] == "verdict" and prov["trained"]
+    assert prov["status"] == "complete" and prov["config"]["level"] == "verdict" and prov["trained_ids"]
     backend = build_backend(BackendSpec("hf", "smollm2-judge", {}))
     try:
         assert type(backend).__name__ == "LoraBackend" and backend.max_length == defaults["max_length"]

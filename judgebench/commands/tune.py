@@ -196,7 +196,7 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
 
 def calibrated_run(run: Any) -> Any:
     """``run`` scored by balanced position calibration (each item's ``details.calibrated``), as its own task name
-    ``<task> [calibrated]``; None when no item of the run was judged in both orders."""
+    ``<task> (calibrated)``; None when no item of the run was judged in both orders."""
     from ..types import stable_hash
 
     items, names = [], {}
@@ -206,7 +206,7 @@ def calibrated_run(run: Any) -> Any:
             continue
         if cal is None and it.status == "ok":
             return None
-        name = names.setdefault(it.task, f"{it.task} [calibrated]")
+        name = names.setdefault(it.task, f"{it.task} (calibrated)")
         score = cal["score"] if cal is not None else it.score
         items.append(replace(it, task=name, score=score, details={**(it.details or {}), "consistent": None}))
     if not items:

@@ -18,9 +18,26 @@ def tokenizer_digest(tok: Any, src: Any) -> str:
     """Identity of a Hugging Face tokenizer for fingerprints: chat template, vocabulary size, the contents of a local
     checkpoint's tokenizer*.json files (``src``: a :class:`~judgebench_hf.loading.ModelSource`) and special tokens."""
     files = sorted(Path(src.source).glob("tokenizer*.json")) if src.local else []
-    content = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    content = [_tokenizer_file_digest(f) for f in files]
     return stable_hash({"template": getattr(tok, "chat_template", None), "vocab": len(tok), "files": content,
                         "special": sorted(map(str, tok.all_special_tokens))}, 24)
+
+
+#: keys transformers writes into tokenizer_config.json that record how it was loaded, not what it does (a copy saved
+#: with HF_HUB_OFFLINE set says ``local_files_only: true``): left out so that the same tokenizer has one identity
+LOADER_KEYS = ("local_files_only", "cache_dir", "token", "use_auth_token", "revision", "_commit_hash", "name_or_path",
+               "force_download", "proxies", "subfolder")
+
+
+def _tokenizer_file_digest(path: Path) -> str:
+    if path.name == "tokenizer_config.json":
+        try:
+            cfg = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cfg = None
+        if isinstance(cfg, dict):
+            return stable_hash({k: v for k, v in cfg.items() if k not in LOADER_KEYS}, 64)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def weight_files(directory: Path) -> list[Path]:
