@@ -127,3 +127,27 @@ def test_built_in_plugins_are_registered_like_third_party_ones():
     names = {p.value.split(":")[0].split(".")[0] for k in registry.NAMESPACES for p in registry.available(k)}
     assert {"judgebench_api", "judgebench_lmeval", "judgebench_hf", "judgebench_tasks"} <= names
     assert not Path(ROOT, "judgebench", "commands", "serve.py").exists()
+
+
+def test_default_stream_honours_admit():
+    from judgebench import Completion, JudgeBackend, JudgeRequest, Message
+
+    class Counting(JudgeBackend):
+        def generate(self, requests):
+            self.sent = len(requests)
+            return [Completion(text="A") for _ in requests]
+
+    reqs = [JudgeRequest(key=str(i), example_id=str(i), messages=(Message("user", "q"),)) for i in range(5)]
+    b = Counting()
+    asked: list[int] = []
+    out = list(b.stream(reqs, api.GENERATE, admit=lambda i: asked.append(i) or i < 2))
+    assert [i for i, _ in out] == [0, 1] and b.sent == 2 and asked == [0, 1, 2]
+    assert len(list(b.stream(reqs, api.GENERATE))) == 5
+
+
+def test_protocol_contract_is_abstract():
+    class Incomplete(api.Protocol):
+        name = "incomplete"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete(TaskIndex().get("sample"))
