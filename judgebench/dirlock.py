@@ -51,8 +51,9 @@ class DirLock:
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise ConfigError(f"{self.directory}: cannot lock {self.path.name}: {e.strerror}") from None
                 held = _holder_text(record) if record else "another process (no holder record yet)"
-                raise ConfigError(f"{self.directory} is in use by another {self.what}: {held}; wait for it to "
-                                  f"finish or stop it (one writer per directory)") from None
+                kind = (record or {}).get("what") or "judgebench process"
+                raise ConfigError(f"{self.directory} is in use by another {kind}: {held}; wait for it to finish "
+                                  f"or stop it (one writer per directory)") from None
             try:  # the file we locked must still be the one at the path (a writer that gave up may remove it)
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -63,7 +64,7 @@ class DirLock:
         previous = _read(fd)
         if previous and previous.get("pid") is not None:
             self.took_over = previous  # its process is gone: the kernel released its lock
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
+        record = {"what": self.what, "pid": os.getpid(), "host": socket.gethostname(),
                   "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "command": redact_text(" ".join(["judgebench", *sys.argv[1:]]))[:300]}
         os.ftruncate(fd, 0)

@@ -80,6 +80,8 @@ def case_one_writer_per_run_dir(tmp_path: Path) -> None:
         assert second.returncode == 2, second.stderr
         assert f"is in use by another run: pid {first.pid} on host {socket.gethostname()}, started " in second.stderr
         assert not (tmp_path / "sent2").exists()  # refused before sending anything: nothing paid twice
+        tune = cli("tune", "--base", "baseline:longer", "--task", "sample", "--out", str(run), env=env)
+        assert tune.returncode == 2 and f"in use by another run: pid {first.pid}" in tune.stderr, tune.stderr
         assert first.poll() is None  # the holder is untouched
     finally:
         first.send_signal(signal.SIGKILL)  # dies holding the lock; the kernel releases it
