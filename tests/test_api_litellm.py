@@ -21,8 +21,11 @@ def _no_ambient_key(monkeypatch, tmp_path):
 
 def test_faults_are_retried_through_tenacity_and_counted():
     reqs = sample_requests(100)
-    with FakeChatServer(fault_rate=0.3, retry_after=1.5, hang_s=1.0) as srv:
-        b = LiteLLMBackend("openai/judge-test", base_url=srv.url, concurrency=32, timeout=0.5)
+    # a "timeout" fault never answers within the client's timeout (hang 60 s vs 5 s), and a normal answer comes well
+    # inside it even on a loaded machine: with the old 1.0 s hang vs 0.5 s timeout, a client starved of CPU read
+    # the late answer as a success, so the served faults and the counted retries disagreed
+    with FakeChatServer(fault_rate=0.3, retry_after=1.5, hang_s=60.0) as srv:
+        b = LiteLLMBackend("openai/judge-test", base_url=srv.url, concurrency=32, timeout=5.0)
         try:
             got = dict(b.stream(reqs))
         finally:
