@@ -121,7 +121,11 @@ def read_ids(path: str) -> list[str]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--ids-file {path}: no such file")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"--ids-file {path}: not UTF-8 text (byte {e.start}); expected a JSON list or one id per line"
+                          ) from None
     if path.endswith(".json"):
         try:
             data = json.loads(text)

@@ -83,6 +83,12 @@ def test_bad_data_rows_name_file_row_and_field(tmp_path, case):
     assert not (tmp_path / "runs").exists()  # nothing judged, no run folder left behind
 
 
+def test_non_utf8_ids_file(tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes(b"s0001\ns\xff02\n")
+    one_line_error(inproc(*RUN, "--task", "sample", "--ids-file", str(ids)), f"--ids-file {ids}", "not UTF-8")
+
+
 def test_non_utf8_task_file(tmp_path):
     tasks = task_dir(tmp_path, row("1").encode())
     (tasks / "mine.yaml").write_bytes(PAIRS_TASK.format(data="d.jsonl").encode() + b"description: caf\xe9\n")
