@@ -119,7 +119,7 @@ def main() -> None:
     server, url = start_server(lat)
     walls: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
-    opts = {"base_url": url, "concurrency": c}
+    opts = {"base_url": url, "concurrency": c, "adaptive": False}  # a fixed C, as lm-eval's num_concurrent
     backends = [("openai", BackendSpec("openai", "judge-test", opts))]
     if not args.skip_litellm:
         backends.append(("litellm", BackendSpec("litellm", "openai/judge-test", opts)))

@@ -10,6 +10,7 @@ pauses every new request for the server's Retry-After.
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import time
 from typing import Any
@@ -71,7 +72,7 @@ class RateControl:
         self.learned: dict[str, float] = {}
         self.requests: Bucket | None = None
         self.tokens: Bucket | None = None
-        self._cond: asyncio.Condition | None = None
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()  # FIFO: one wake per free slot
         self.n_429 = self.n_ok = self.tokens_ok = 0
         self.t_first: float | None = None
         self.t_last: float | None = None
@@ -104,18 +105,30 @@ class RateControl:
 
     # -- concurrency -----------------------------------------------------------------------------
     async def __aenter__(self) -> RateControl:
-        if self._cond is None:
-            self._cond = asyncio.Condition()
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < max(1, int(self.limit)))
+        if not self._waiters and self.in_flight < max(1, int(self.limit)):
             self.in_flight += 1
+            return self
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut  # _wake counted this request in flight when it granted the slot
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # granted, then cancelled: give the slot back
+                self.in_flight -= 1
+                self._wake()
+            raise
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        assert self._cond is not None
-        async with self._cond:
-            self.in_flight -= 1
-            self._cond.notify_all()
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < max(1, int(self.limit)):
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self.in_flight += 1
+                fut.set_result(None)
 
     def _grow(self) -> None:
         busy = self.in_flight - self.waiting
@@ -123,15 +136,7 @@ class RateControl:
             return
         self.limit = min(self.max_concurrency, self.limit + (1.0 / self.limit if self.slow else 1.0))
         self.peak = max(self.peak, int(self.limit))
-        if self._cond is not None:
-            self._wake()
-
-    def _wake(self) -> None:
-        async def notify() -> None:
-            assert self._cond is not None
-            async with self._cond:
-                self._cond.notify_all()
-        asyncio.get_running_loop().create_task(notify())
+        self._wake()
 
     # -- before and after each HTTP attempt ------------------------------------------------------
     async def admit(self, prompt_tokens: int, max_completion: int) -> float:
