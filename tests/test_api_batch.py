@@ -87,17 +87,16 @@ def test_litellm_refuses_batch_mode():
 def test_kill_9_during_submit_poll_and_download_never_submits_twice(tmp_path):
     run = tmp_path / "run"
     rnd = random.Random(16)
-    with FakeChatServer(batch_delay_s=0.6) as srv:
+    with FakeChatServer(batch_delay_s=2.0) as srv:
         kills = 0
         for _ in range(3):
             proc = subprocess.Popen([sys.executable, "-m", "judgebench.cli", *args(srv.url, run, 40, 8)], cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            deadline = time.time() + 300  # wait until this process has started work, then kill at a random moment
-            start = len(srv.batch.submitted), len(srv.batch.files)
-            while (len(srv.batch.submitted), len(srv.batch.files)) == start and proc.poll() is None \
-                    and time.time() < deadline:
-                time.sleep(0.02)
-            time.sleep(rnd.uniform(0.0, 1.2))
+            deadline = time.time() + 300  # wait until this process talks to the server, then kill at a random moment
+            start = srv.hits
+            while srv.hits == start and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.01)
+            time.sleep(rnd.uniform(0.0, 2.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1

@@ -83,6 +83,7 @@ class FakeChatServer:
         self.reply, self.top_logprobs, self.api_key, self.usage, self.model = reply, top_logprobs, api_key, usage, model
         self.logprobs = logprobs  # False: ignore logprobs requests, as endpoints without support do
         self.log: list[Served] = []
+        self.hits = 0
         self.bodies: list[dict[str, Any]] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -201,6 +202,7 @@ class FakeChatServer:
             return status, {"error": {"message": message, "type": kind, "code": None}}, extra or {}
 
         route = path.split("?")[0].rstrip("/")
+        self.hits += 1  # every HTTP request, whatever the route (tests wait for a client to become active)
         if method == "GET" and route.endswith("/models"):
             return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0,
                                                      "owned_by": "judgebench-test"}]}, {}
