@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         left = ", ".join(f"{n} {why}" for why, n in info["left_out"].items()) or "none"
         print(f"{name}: {info['docs']} docs from {info['examples']} examples (left out: {left})")
     top = m.get("group") or next(iter(m["tasks"]))
-    print(f"lm_eval --include_path {args.out} --tasks {top} --model hf --model_args pretrained=…  "
-          f"(or model='judgebench' from Python after `import judgebench_lmeval.model`)")
+    print(f"judgebench lm-eval --include_path {args.out} --tasks {top} --model judgebench --model_args "
+          f"backend=hf:smollm2  (or lm_eval … --model hf --model_args pretrained=…; the folder can be moved)")
     print(json.dumps({"manifest": str(Path(args.out) / "manifest.json")}))
     return 0

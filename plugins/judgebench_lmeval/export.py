@@ -75,14 +75,16 @@ def export_task(task: str, out: Path, *, split: str | None = None, seed: int = 0
             raise ConfigError(f"task {t.name}: no request has exactly one correct choice "
                               f"({dict(left_out)}); lm-eval's multiple-choice format cannot express it")
         name = lm_eval_task_name(t.name, prefix)
-        data = (out / f"{name}.jsonl").resolve()
+        data = out / f"{name}.jsonl"
         data.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
-        cfg = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(data)}},
+        # the docs are read by DOCS_MODULE next to the YAML, by a path relative to it: the folder can be moved
+        cfg = {"task": name, "dataset_path": "json", "dataset_kwargs": {"data_file": data.name},
                "test_split": "test", "output_type": "multiple_choice", "doc_to_text": "text",
                "doc_to_choice": "choices", "doc_to_target": "gold", "target_delimiter": "",
                "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
                "metadata": {"version": 1, "judgebench_task": t.name, "protocol": t.spec.protocol, "seed": seed}}
-        (out / f"{name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+        (out / f"{name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
+                                          + f"custom_dataset: !function {DOCS_MODULE}.load\n")
         names.append(name)
         manifest["tasks"][name] = {"judgebench_task": t.name, "docs": len(docs), "examples": len(t.examples),
                                    "left_out": dict(left_out)}
@@ -93,5 +95,23 @@ def export_task(task: str, out: Path, *, split: str | None = None, seed: int = 0
                 {"metric": "acc", "aggregation": "mean", "weight_by_size": False}], "metadata": {"version": 1}},
             sort_keys=False))
         manifest["group"] = group
+    (out / f"{DOCS_MODULE}.py").write_text(DOCS_LOADER)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+DOCS_MODULE = "judgebench_docs"
+#: written next to the exported YAML files; lm-eval resolves ``!function`` relative to the YAML's folder
+DOCS_LOADER = '''"""Reads an exported judgebench task's docs from the JSONL file beside this module (written by
+`judgebench export-lm-eval`; lm-eval calls load() through the tasks' `custom_dataset: !function`)."""
+import json
+from pathlib import Path
+
+
+def load(data_file, **_):
+    import datasets
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / data_file).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+'''
