@@ -12,6 +12,8 @@ each member's agreement with the jury and the agreement (and Cohen's kappa) of e
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -102,35 +104,67 @@ class JuryBackend(JudgeBackend):
             out[i] = c
         return out
 
-    # -- one batch: each member answers what it has not answered yet, then the jury votes ----------
+    # -- one batch: the members answer in parallel what they have not answered yet; the jury votes as soon as
+    # -- every member has answered a request
     def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
         reqs = list(requests)
         answers: list[list[Completion | None]] = [[None] * len(self.members) for _ in reqs]
-        for k, member in enumerate(self.members):
-            todo = self._recall(k, member, reqs, mode, answers)
-            if todo:
-                self.asked[k] += len(todo)
-                for j, comp in member.stream([reqs[i] for i in todo], mode):
-                    i = todo[j]
-                    answers[i][k] = comp
-                    self._keep(k, member, reqs[i], mode, comp, cached=False)
+        todos = [self._recall(k, m, reqs, mode, answers) for k, m in enumerate(self.members)]
+        missing = [sum(a is None for a in row) for row in answers]
         for i, req in enumerate(reqs):
-            comps = [c for c in answers[i] if c is not None]
-            failed = [f"{self.labels[k]}: {c.error}" for k, c in enumerate(answers[i]) if c is None or c.error]
-            if failed:
-                yield i, Completion(error="jury member failed: " + "; ".join(failed))
+            if missing[i] == 0:
+                yield i, self._verdict(req, answers[i])
+        results: queue.SimpleQueue[tuple[int, int, Any]] = queue.SimpleQueue()
+
+        def work(k: int, todo: list[int]) -> None:
+            try:
+                for j, comp in self.members[k].stream([reqs[i] for i in todo], mode):
+                    results.put((k, todo[j], comp))
+            except BaseException as e:  # handed to the engine's thread
+                results.put((k, -1, e))
+            finally:
+                results.put((k, -1, None))
+
+        workers = [threading.Thread(target=work, args=(k, todo), name=f"jury-member-{k}", daemon=True)
+                   for k, todo in enumerate(todos) if todo]
+        for k, todo in enumerate(todos):
+            self.asked[k] += len(todo)
+        for t in workers:
+            t.start()
+        live = len(workers)
+        while live:
+            try:
+                k, i, item = results.get(timeout=0.1)  # a timed wait, so Ctrl-C reaches this thread promptly
+            except queue.Empty:
                 continue
-            comp, token = jury_completion(req, comps, self.aggregate)
-            if self.store is not None:  # the jury's own verdict token, as member -1
-                self.store.con.execute("INSERT OR REPLACE INTO jury_votes (key, member, label, choice) "
-                                       "VALUES (?,?,?,?)", (req.key, -1, "jury", token))
-            fresh = [c for c in comps if not c.extra.get("jury_cached")]
-            costs = [c.usage.cost_usd for c in fresh]
-            comp.usage = Usage(sum(c.usage.prompt_tokens for c in fresh), sum(c.usage.completion_tokens for c in fresh),
-                               None if any(x is None for x in costs) else sum(x or 0.0 for x in costs))
-            comp.latency_s = max((c.latency_s for c in comps), default=0.0)
-            comp.retries = sum(c.retries for c in comps)
-            yield i, comp
+            if i < 0:
+                if isinstance(item, BaseException):
+                    raise item
+                live -= item is None
+                continue
+            answers[i][k] = item
+            self._keep(k, self.members[k], reqs[i], mode, item, cached=False)
+            missing[i] -= 1
+            if missing[i] == 0:
+                yield i, self._verdict(reqs[i], answers[i])
+
+    def _verdict(self, req: JudgeRequest, answers: list[Completion | None]) -> Completion:
+        comps = [c for c in answers if c is not None]
+        failed = [f"{self.labels[k]}: {c.error if c else 'no answer'}" for k, c in enumerate(answers)
+                  if c is None or c.error]
+        if failed:
+            return Completion(error="jury member failed: " + "; ".join(failed))
+        comp, token = jury_completion(req, comps, self.aggregate)
+        if self.store is not None:  # the jury's own verdict token, as member -1
+            self.store.con.execute("INSERT OR REPLACE INTO jury_votes (key, member, label, choice) VALUES (?,?,?,?)",
+                                   (req.key, -1, "jury", token))
+        fresh = [c for c in comps if not c.extra.get("jury_cached")]
+        costs = [c.usage.cost_usd for c in fresh]
+        comp.usage = Usage(sum(c.usage.prompt_tokens for c in fresh), sum(c.usage.completion_tokens for c in fresh),
+                           None if any(x is None for x in costs) else sum(x or 0.0 for x in costs))
+        comp.latency_s = max((c.latency_s for c in comps), default=0.0)
+        comp.retries = sum(c.retries for c in comps)
+        return comp
 
     def _member_key(self, member: JudgeBackend, mode: str, req: JudgeRequest) -> str:
         # the key a plain run of this member uses (judgebench.engine.cache_key): fingerprint, task mode, content
