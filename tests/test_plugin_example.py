@@ -42,7 +42,7 @@ def test_the_shipped_task_is_listed_without_importing_the_package(installed):
     data = json.loads(p.stdout)
     assert "explain-qa" in data["tasks"]
     folder = next(r for r in data["plugins"] if r["kind"] == "task folder" and r["name"] == "jb-explain")
-    assert folder["distribution"].startswith("jb-explain 0.1.0") and folder["status"] == "ok"
+    assert folder["distribution"].startswith("jb-explain 0.1.0") and folder["status"] == "not imported"
     code = "import contextlib, io, sys\nfrom judgebench.cli import main\n" \
            "with contextlib.redirect_stdout(io.StringIO()): main(['list'])\nprint('jb_explain' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
         for d in plugin_task_dirs():
             rows.append({"kind": "task folder", "name": d.name, "distribution": f"{d.dist} {d.version}",
-                         "object": d.value, "status": f"BROKEN: {d.problem}" if d.problem else "ok"})
+                         "object": d.value, "status": f"BROKEN: {d.problem}" if d.problem
+                         else ("ok" if args.check else "not imported")})
     tasks = TaskIndex(args.include_path).names() if args.kind in ("all", "task") else []
     bad = [r for r in rows if r["status"].startswith(("BROKEN", "DUPLICATE"))]
     code = 2 if args.check and bad else 0  # CI can gate on `judgebench list --check`
