@@ -78,6 +78,8 @@ class Engine:
         queue = [(t, r) for t in tasks for r in self.pending(t, done)]
         total = len(queue)
         finished = 0
+        if self.progress:
+            self.progress(0, total)  # the bar shows what is left before the first judgment comes back
         while queue:
             next_round: list[tuple[PreparedTask, JudgeRequest]] = []
             for t, j, req in self._judge(queue):

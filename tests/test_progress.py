@@ -34,7 +34,7 @@ def test_progress_advances_one_judgment_at_a_time(tmp_path):
     calls: list[tuple[int, int]] = []
     res = judgebench.evaluate(backend="baseline:longer", task="sample", limit=25, runs_root=tmp_path,
                               progress=lambda done, total: calls.append((done, total)))
-    assert [d for d, _ in calls] == list(range(1, 51)) and {t for _, t in calls} == {50}
+    assert [d for d, _ in calls] == list(range(0, 51)) and {t for _, t in calls} == {50}  # 0: the total, at once
     assert res.usage["n_judgments"] == 50
 
 
