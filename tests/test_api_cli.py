@@ -45,9 +45,9 @@ def assert_secret_nowhere(run_dir: Path, *logs: str) -> None:
 
 def test_run_300_items_through_30_percent_faults(tmp_path):
     run = tmp_path / "run"
-    with FakeChatServer(fault_rate=0.3, retry_after=1, hang_s=1.0, api_key=SECRET) as srv:
+    with FakeChatServer(fault_rate=0.3, retry_after=1, hang_s=60.0, api_key=SECRET) as srv:  # hang >> timeout
         p = cli("run", "--backend", "openai:judge-test", "-o", f"base_url={srv.url}", "-o", "api_key_env=JB_KEY",
-                "-o", "timeout=0.5", "-o", "concurrency=32", "--task", "sample", "--split", "train", "--limit", "300",
+                "-o", "timeout=5", "-o", "concurrency=32", "--task", "sample", "--split", "train", "--limit", "300",
                 "--run-dir", str(run), "--json", "-q", env={"JB_KEY": SECRET})
     assert p.returncode == 0, p.stderr
     faults = sum(v for k, v in srv.outcomes().items() if k != "ok")
@@ -151,8 +151,8 @@ def test_interrupt_or_kill_loses_nothing_committed_and_resume_finishes(tmp_path,
 
 def test_litellm_backend_runs_end_to_end(tmp_path):
     run = tmp_path / "run"
-    with FakeChatServer(fault_rate=0.2, retry_after=1, hang_s=1.0) as srv:
-        p = cli("run", "--backend", "litellm:openai/judge-test", "-o", f"base_url={srv.url}", "-o", "timeout=0.5",
+    with FakeChatServer(fault_rate=0.2, retry_after=1, hang_s=60.0) as srv:  # hang >> timeout >> a loaded answer
+        p = cli("run", "--backend", "litellm:openai/judge-test", "-o", f"base_url={srv.url}", "-o", "timeout=5",
                 "--task", "sample", "--limit", "20", "--run-dir", str(run), "-q", "--json")
     assert p.returncode == 0, p.stderr
     assert rows(run, "SELECT COUNT(*), SUM(status = 'ok'), SUM(retries) FROM judgments") == [

@@ -51,8 +51,10 @@ def test_three_hundred_requests_complete_with_usage_and_cost():
 
 def test_thirty_percent_faults_every_request_ends_judged_and_retries_are_counted():
     reqs = sample_requests(150)
-    with FakeChatServer(fault_rate=0.3, retry_after=1.5, hang_s=1.0) as srv:
-        b = OpenAIBackend("judge-test", base_url=srv.url, concurrency=32, timeout=0.5)
+    # a "timeout" fault never answers within the client's timeout (60 s vs 5 s) and a normal answer comes well inside
+    # it even on a loaded machine (a 1 s hang vs a 0.5 s timeout let a starved client take a late answer as a success)
+    with FakeChatServer(fault_rate=0.3, retry_after=1.5, hang_s=60.0) as srv:
+        b = OpenAIBackend("judge-test", base_url=srv.url, concurrency=32, timeout=5.0)
         try:
             got = dict(b.stream(reqs))
         finally:
@@ -123,7 +125,8 @@ def test_client_errors_are_not_retried_and_keys_are_redacted(monkeypatch):
 def test_stream_yields_each_completion_as_it_finishes():
     reqs = sample_requests(4)
     slow = reqs[0].messages[-1].content
-    with FakeChatServer(latency=lambda msgs: 1.0 if msgs[-1]["content"] == slow else 0.0) as srv:
+    # the slow answer takes 10 s: the others must come out long before it, however loaded the machine is
+    with FakeChatServer(latency=lambda msgs: 10.0 if msgs[-1]["content"] == slow else 0.0) as srv:
         b = OpenAIBackend("judge-test", base_url=srv.url, concurrency=8)
         try:
             t0 = time.perf_counter()
@@ -134,7 +137,7 @@ def test_stream_yields_each_completion_as_it_finishes():
         finally:
             b.close()
     assert order[-1] == 0 and sorted(order) == list(range(len(reqs)))
-    assert first_at < 0.6
+    assert first_at < 5.0  # a stream that waited for the whole batch would yield nothing before 10 s
 
 
 def test_closing_a_stream_cancels_what_is_in_flight_and_close_leaves_no_thread():
@@ -154,13 +157,14 @@ def test_closing_a_stream_cancels_what_is_in_flight_and_close_leaves_no_thread()
 def test_keyboard_interrupt_mid_stream_keeps_what_was_yielded():
     reqs = sample_requests(20)
     got = []
-    with FakeChatServer(latency=0.2) as srv:
+    with FakeChatServer(latency=1.0) as srv:
         b = OpenAIBackend("judge-test", base_url=srv.url, concurrency=4)
-        timer = threading.Timer(0.5, _thread.interrupt_main)
-        timer.start()
+        timer = threading.Timer(0.1, _thread.interrupt_main)  # started at the first answer: the stream is mid-way
         with pytest.raises(KeyboardInterrupt):
             for i, c in b.stream(reqs):
                 got.append((i, c))
+                if len(got) == 1:
+                    timer.start()
         b.close()
     assert 0 < len(got) < len(reqs)
     assert all(c.error is None and c.text == scripted_reply(reqs[i]) for i, c in got)
