@@ -11,6 +11,9 @@ Model loading and a warm-up on the first ``--warmup`` prompts are excluded from 
   choice    judgebench's `hf` backend, choice-scoring mode (choice_logprobs: one forward pass per prompt batch)
   lmeval    lm-evaluation-harness HFLM(pretrained=<same dir>).loglikelihood: one request per choice letter, the
             context being the chat-templated prompt and the continuation the letter
+  concurrent  (opt-in) two choice-scoring runs at once, each sizing its threads itself (judgebench's default:
+            the CPUs it may use shared among the local judgebench processes): each run's time relative to the
+            same run alone (target <= 2.5x; two runs on one CPU budget cannot both be faster than 2x)
   choice-bf16  (opt-in) choice scoring with ``-o dtype=bfloat16``: on CPUs with AMX/AVX512-BF16 this is the fast
             setting; it is not part of the float32 target comparison (its verdicts can differ where margins are tiny)
 
@@ -21,6 +24,7 @@ failure counts as no verdict and disagrees with everything), peak RSS per mode, 
 peak every mode runs at about the same positions/second, so their ratio bounds what batching can gain here.
 
     python benchmarks/local_throughput.py [--n 200] [--modes naive,generate,choice,lmeval] [--threads 2]
+    python benchmarks/local_throughput.py --modes concurrent --n 40
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODES = ("naive", "generate", "choice", "lmeval", "choice-bf16")
 DEFAULT_MODES = MODES[:4]
 TARGETS = {("choice", "naive"): 5.0, ("choice", "lmeval"): 1.0}
+CONCURRENT_TARGET = 2.5  # each of two concurrent runs within this many times its solo time
 
 
 # -- the prompts (identical in every worker) ------------------------------------------------------
@@ -102,10 +107,10 @@ def setup_naive(model_dir: str, proto: Any) -> Any:
     return judge, model
 
 
-def setup_hf(model_dir: str, proto: Any, mode: str, dtype: str = "float32") -> Any:
+def setup_hf(model_dir: str, proto: Any, mode: str, dtype: str = "float32", threads: int = 0) -> Any:
     from judgebench_hf.backend import HFBackend
 
-    backend = HFBackend(model_dir, dtype=dtype, device="cpu")
+    backend = HFBackend(model_dir, dtype=dtype, device="cpu", **({"threads": threads} if threads > 0 else {}))
 
     def judge(reqs: list[Any]) -> list[str | None]:
         out = []
@@ -206,15 +211,16 @@ def matmul_peak_gflops(model_dir: str, rows: int, threads: int, dtype: str = "fl
 def worker(args: argparse.Namespace) -> None:
     import torch
 
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:  # 0: the hf backend sizes its threads itself
+        torch.set_num_threads(args.threads)
     proto, reqs = load_requests(args.task, args.n, args.seed, "choice" if args.worker in ("choice", "lmeval", "choice-bf16") else "generate")
     t0 = time.perf_counter()
     if args.worker == "naive":
         judge, model = setup_naive(args.model, proto)
     elif args.worker in ("generate", "choice"):
-        judge, model = setup_hf(args.model, proto, args.worker)
+        judge, model = setup_hf(args.model, proto, args.worker, threads=args.threads)
     elif args.worker == "choice-bf16":
-        judge, model = setup_hf(args.model, proto, "choice", dtype="bfloat16")
+        judge, model = setup_hf(args.model, proto, "choice", dtype="bfloat16", threads=args.threads)
     else:
         judge, model = setup_lmeval(args.model, proto, args.lmeval_batch_size)
     positions = count_positions(model)
@@ -234,14 +240,33 @@ def worker(args: argparse.Namespace) -> None:
 
 
 # -- the driver ----------------------------------------------------------------------------------------
-def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", mode, "--n", str(args.n), "--task", args.task, "--seed", str(args.seed),
-           "--threads", str(args.threads), "--warmup", str(args.warmup), "--model", args.model,
-           "--lmeval-batch-size", args.lmeval_batch_size]
-    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def worker_cmd(mode: str, args: argparse.Namespace, threads: int | None = None) -> list[str]:
+    return [sys.executable, __file__, "--worker", mode, "--n", str(args.n), "--task", args.task, "--seed",
+            str(args.seed), "--threads", str(args.threads if threads is None else threads), "--warmup",
+            str(args.warmup), "--model", args.model, "--lmeval-batch-size", args.lmeval_batch_size]
+
+
+def run_mode(mode: str, args: argparse.Namespace, threads: int | None = None) -> dict[str, Any]:
+    p = subprocess.run(worker_cmd(mode, args, threads), capture_output=True, text=True, check=False)
     if p.returncode != 0:
         raise SystemExit(f"mode {mode} failed (exit {p.returncode}):\n{p.stderr[-4000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def run_concurrent(args: argparse.Namespace) -> None:
+    """Choice scoring alone, then two identical runs at once; both size their threads themselves (threads 0)."""
+    solo = run_mode("choice", args, threads=0)
+    print(f"  concurrent: solo choice run {solo['seconds']:.1f} s with {solo['threads']} thread(s)", flush=True)
+    procs = [subprocess.Popen(worker_cmd("choice", args, threads=0), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    for i, p in enumerate(procs, 1):
+        out, err = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"concurrent run {i} failed (exit {p.returncode}):\n{err[-4000:]}")
+        r = json.loads(out.strip().splitlines()[-1])
+        ratio = r["seconds"] / solo["seconds"]
+        print(f"  concurrent: run {i} {r['seconds']:.1f} s with {r['threads']} thread(s) = {ratio:.2f}x its solo "
+              f"time   target <= {CONCURRENT_TARGET}x: {'met' if ratio <= CONCURRENT_TARGET else 'MISSED'}", flush=True)
 
 
 def main() -> None:
@@ -266,9 +291,16 @@ def main() -> None:
         worker(args)
         return
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    bad = sorted(set(modes) - set(MODES))
+    bad = sorted(set(modes) - set(MODES) - {"concurrent"})
     if bad:
-        raise SystemExit(f"unknown modes {bad}; choose from {', '.join(MODES)}")
+        raise SystemExit(f"unknown modes {bad}; choose from {', '.join(MODES)}, concurrent")
+    if "concurrent" in modes:
+        modes.remove("concurrent")
+        print(f"two concurrent choice runs of {args.n} prompts, threads sized by judgebench; load average before: "
+              f"{os.getloadavg()[0]:.2f}", flush=True)
+        run_concurrent(args)
+        if not modes:
+            return
     print(f"model: {args.model}\nprompts: {args.n} pairwise judge prompts from task {args.task!r} (seed {args.seed}), "
           f"float32, cpu, torch threads {args.threads}, warm-up {args.warmup} prompts, load excluded; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
