@@ -146,7 +146,7 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
     resolved = resolve_tasks(cfg.task, split=cfg.split, include_paths=cfg.include_paths, limit=cfg.limit,
                              seed=cfg.seed, mode=cfg.mode, skip_invalid=cfg.skip_invalid, ids=ids, sample=cfg.sample)
     tasks, group, subgroups = resolved.tasks, resolved.group, resolved.subgroups
-    pin_endpoint(cfg)
+    pin_endpoint(cfg, type(backend) if backend is not None else None)
     config_hash = stable_hash(cfg.identity(), 16)
     run_dir = run_dir or default_run_dir(runs_root, cfg.task, cfg.backend.label(), config_hash)
     cfg_file = run_dir / CONFIG
@@ -219,10 +219,12 @@ def execute(cfg: RunConfig, *, runs_root: Path = Path("runs"), run_dir: Path | N
         lock.release()
 
 
-def pin_endpoint(cfg: RunConfig) -> None:
+def pin_endpoint(cfg: RunConfig, backend_cls: type | None = None) -> None:
     """Record in ``cfg`` where its judge's answers come from besides the options (the backend class's
-    ``endpoint``: e.g. OPENAI_BASE_URL); a resumed run whose environment now points elsewhere is refused."""
-    current = registry.load("backend", cfg.backend.name).endpoint(cfg.backend.model, dict(cfg.backend.options))
+    ``endpoint``: e.g. OPENAI_BASE_URL); a resumed run whose environment now points elsewhere is refused.
+    ``backend_cls``: the class of a backend instance handed to :func:`execute` (not looked up by name)."""
+    cls = backend_cls or registry.load("backend", cfg.backend.name)
+    current = cls.endpoint(cfg.backend.model, dict(cfg.backend.options))
     current = redact(current) or None
     if cfg.endpoint is not None and redact(cfg.endpoint) != current:
         raise ConfigError(f"this run was judged through {cfg.endpoint} but the environment now gives "
