@@ -137,7 +137,9 @@ def test_interrupt_or_kill_loses_nothing_committed_and_resume_finishes(tmp_path,
         _, err = proc.communicate(timeout=30)
         stopped_in = time.time() - t0
         if sig == signal.SIGINT:
-            assert proc.returncode == 130 and "interrupted" in err and stopped_in < 5
+            # promptness is shown by what was left undone (before < 120 below), not by a wall-clock bound that a
+            # loaded machine can miss; the 25 s only catches a run that waited for everything in the queue
+            assert proc.returncode == 130 and "interrupted" in err and stopped_in < 25
         else:
             assert proc.returncode == -signal.SIGKILL
         before = _committed(run)
