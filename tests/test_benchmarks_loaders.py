@@ -50,7 +50,7 @@ def test_rewardbench2_parquet_and_hub_fallback(tmp_path, data_dir):
     # the local path does not exist -> the 'hf' dataset is used (here a saved copy standing in for the hub)
     via_hf = list(RewardBench2Loader(path=str(tmp_path / "missing"), hf=str(tmp_path / "hub")).load("test"))
     assert sorted(e.content_hash() for e in via_hf) == sorted(e.content_hash() for e in from_jsonl)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="no data at"):
         list(RewardBench2Loader(path=str(tmp_path / "missing")).load("test"))
 
 

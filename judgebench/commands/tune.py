@@ -92,17 +92,23 @@ def held_out_ids_file(args: argparse.Namespace, split: dict[str, Any] | None) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    base = parse_backend_spec(args.base, args.base_opt)
+    if int(os.environ.get("RANK", "0")) != 0:  # `accelerate launch`'s other ranks follow rank 0, which holds the lock
+        return _tune(args, base)
+    from ..dirlock import DirLock
+
+    lock = DirLock(Path(args.out), "tune").acquire()  # one tune per --out, released when this command ends
+    try:
+        return _tune(args, base)
+    finally:
+        lock.release()
+
+
+def _tune(args: argparse.Namespace, base: BackendSpec) -> int:
     from .. import registry
     from ..console import print_table, progress_bar
     from ..resolve import resolve_tasks
 
-    base = parse_backend_spec(args.base, args.base_opt)
-    if int(os.environ.get("RANK", "0")) == 0:  # one tune per --out (`accelerate launch`'s other ranks follow rank 0)
-        import atexit
-
-        from ..dirlock import DirLock
-
-        atexit.register(DirLock(Path(args.out), "tune").acquire().release)
     ids, split = training_ids(args.ids_file)
     tasks = resolve_tasks(args.task, split=args.split, include_paths=args.include_path, limit=args.limit,
                           seed=args.seed, mode=args.mode, ids=ids).tasks
