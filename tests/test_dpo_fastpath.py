@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,8 @@ def tiny_base(tmp_path_factory) -> str:
     return str(d)
 
 
-def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch) -> tuple[float, dict, dict]:
+def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch, reference: str = "model",
+                check: Any = None) -> tuple[float, dict, dict]:
     import torch
 
     from judgebench_dpo.config import build_dpo_config, build_lora_config, load_config
@@ -35,19 +37,22 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch) -
     task = prepare_tasks("sample", split="train", include_paths=[], limit=8, seed=0, mode="choice", ids=None)[0]
     torch.manual_seed(0)  # the same random (non-identity) LoRA weights in both trainers
     # the fast side also recomputes activations (gradient checkpointing): its packed forward needs no cache
-    cfg = load_config(None, fast=fast, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
-                                            "gradient_checkpointing": fast},
+    cfg = load_config(None, fast=fast, reference=reference, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
+                                                                 "gradient_checkpointing": fast, "beta": 0.5},
                       lora={"r": 8, "init_lora_weights": False})
     judge = load_base(BackendSpec("hf", base))
     try:
         args = build_dpo_config(cfg, out, quiet=True, default_max_length=judge.max_length)
         pairs = build_pairs("verdict", task.examples, task.protocol, Renderer(judge, args.max_length), swap=True)
-        trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, args, build_lora_config(cfg), True, fast=fast)
+        trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, args, build_lora_config(cfg), True, fast=fast,
+                               reference_free=reference == "none")
         assert bool(args.precompute_ref_log_probs) is fast  # the fast path computes reference log-probs once
         ds = trainer.train_dataset
         chosen_ids = sorted(set(ds["example_id"]))[:4]  # the same 4 examples (8 rows) in both trainers
         batch = trainer.data_collator([ds[i] for i in range(len(ds)) if ds[i]["example_id"] in chosen_ids])
         loss = trainer.compute_loss(trainer.model, batch)
+        if check is not None:
+            check(trainer, batch, loss)
         loss.backward()
         grads = {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
         metrics = {k: v[-1] for k, v in trainer._metrics["train"].items()}
@@ -86,3 +91,38 @@ def test_grouped_sampler_is_deterministic_per_epoch_and_keeps_groups():
     lengths = [5, 5, 1, 1, 9, 9, 3, 3, 3]
     windowed = list(GroupedSampler(groups, seed=3, lengths=lengths[:len(groups)], window=100))
     assert [lengths[i] for i in windowed] == sorted(lengths[:len(groups)])  # one window: sorted by length
+
+
+def test_reference_free_loss_is_the_policy_margin_classifier(tiny_base, tmp_path, data_dir, monkeypatch):
+    """reference: none — no reference forward; the loss is -log σ(β (log π(chosen) − log π(rejected))) of the policy
+    alone, computed here by hand from full-sequence log-probs of the plain model."""
+    import torch
+    import torch.nn.functional as F
+
+    seen = {}
+
+    def check(trainer, batch, loss):
+        assert set(trainer.train_dataset["ref_chosen_logps"]) == {0.0}
+        assert set(trainer.train_dataset["ref_rejected_logps"]) == {0.0}
+        with torch.no_grad():
+            logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+            per_row = (logp * batch["completion_mask"][:, 1:]).sum(1)
+        chosen, rejected = per_row.chunk(2)
+        seen["hand"] = float((-F.logsigmoid(trainer.beta * (chosen - rejected))).mean())
+        seen["loss"] = float(loss)
+
+    first_batch(tiny_base, tmp_path / "free", True, data_dir, monkeypatch, reference="none", check=check)
+    assert abs(seen["loss"] - 0.6931) > 1e-3
+    assert seen["loss"] == pytest.approx(seen["hand"], abs=1e-4)
+
+
+def test_reference_free_needs_the_verdict_fast_path():
+    from judgebench import ConfigError
+    from judgebench_dpo.config import load_config
+
+    with pytest.raises(ConfigError, match="reference: none needs the verdict fast path"):
+        load_config(None, fast=False, reference="none")
+    with pytest.raises(ConfigError, match="reference must be one of"):
+        load_config(None, reference="frozen")
+    assert "reference" not in load_config(None).to_dict()  # standard DPO configs keep their digests

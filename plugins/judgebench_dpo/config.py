@@ -12,6 +12,9 @@ from judgebench import ConfigError, MissingExtra
 from judgebench.plugin import stable_hash
 
 LEVELS = ("verdict", "response")
+#: where the DPO margin is measured from: the frozen base ("model", standard DPO) or zero ("none": reference-free,
+#: the loss sees the policy's own chosen-vs-rejected log-prob margin, so a position bias the base has is trained away)
+REFERENCES = ("model", "none")
 #: the seed recipe: LoRA, learning rate 5e-6, 3 epochs, beta 0.1
 DEFAULT_DPO: dict[str, Any] = {"learning_rate": 5e-6, "num_train_epochs": 3, "beta": 0.1, "logging_steps": 1,
                                "save_strategy": "steps", "save_steps": 50, "save_total_limit": 2, "report_to": "none",
@@ -31,7 +34,9 @@ class TuneConfig:
     (``fastpath.py``: one prompt forward per pair, reference log-probs computed once before training;
     false = plain ``trl.DPOTrainer``); ``swap``: also train every pair in the other
     candidate order (JudgeLM swap augmentation); ``reference_drop``: probability of rendering an
-    example without its reference answer; ``dpo`` / ``lora``: keyword arguments of
+    example without its reference answer; ``reference``: "model" (standard DPO against the frozen base) or
+    "none" (reference-free DPO: reference log-probs taken as zero, so the verdict loss is a Bradley–Terry
+    classifier on the chosen-vs-rejected verdict log-probs; verdict fast path only); ``dpo`` / ``lora``: keyword arguments of
     ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
     weights instead of an adapter).
     """
@@ -40,6 +45,7 @@ class TuneConfig:
     fast: bool = True
     swap: bool = True
     reference_drop: float = 0.0
+    reference: str = "model"
     seed: int = 0
     dpo: dict[str, Any] = field(default_factory=dict)
     lora: dict[str, Any] | None = field(default_factory=dict)
@@ -49,6 +55,10 @@ class TuneConfig:
             raise ConfigError(f"tune config: level must be one of {list(LEVELS)}, got {self.level!r}")
         if not 0.0 <= float(self.reference_drop) <= 1.0:
             raise ConfigError(f"tune config: reference_drop must be in [0, 1], got {self.reference_drop!r}")
+        if self.reference not in REFERENCES:
+            raise ConfigError(f"tune config: reference must be one of {list(REFERENCES)}, got {self.reference!r}")
+        if self.reference == "none" and not self.uses_fast_path:
+            raise ConfigError("tune config: reference: none needs the verdict fast path (level: verdict, fast: true)")
         if not isinstance(self.fast, bool):
             raise ConfigError(f"tune config: fast must be true or false, got {self.fast!r}")
         if self.lora is False:
@@ -72,8 +82,11 @@ class TuneConfig:
         return None if self.lora is None else {**DEFAULT_LORA, **self.lora}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "fast": self.uses_fast_path, "swap": self.swap, "reference_drop": float(self.reference_drop),
-                "seed": self.seed, "dpo": self.dpo_kwargs(), "lora": self.lora_kwargs()}
+        d = {"level": self.level, "fast": self.uses_fast_path, "swap": self.swap, "reference_drop": float(self.reference_drop),
+             "seed": self.seed, "dpo": self.dpo_kwargs(), "lora": self.lora_kwargs()}
+        if self.reference != "model":  # only when set: digests of existing standard-DPO configs stay as they were
+            d["reference"] = self.reference
+        return d
 
     def digest(self) -> str:
         return stable_hash(self.to_dict(), 16)

@@ -175,8 +175,11 @@ def sort_rows_by_length(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for grp in sorted(by_example.values(), key=lambda g: max(len(r["prompt"]) for r in g)) for r in grp]
 
 
-def make_fast_trainer_class(trl: Any) -> type:
-    """The ``DPOTrainer`` subclass (built lazily so that importing this module does not import trl)."""
+def make_fast_trainer_class(trl: Any, reference_free: bool = False) -> type:
+    """The ``DPOTrainer`` subclass (built lazily so that importing this module does not import trl).  With
+    ``reference_free`` the precomputed reference log-probs are zero (no reference forward at all): trl's loss then
+    reads the policy's own chosen − rejected margin (reference-free DPO), which, unlike standard DPO, penalises a
+    position bias the base model has — the swapped orders of an example pull it in opposite directions."""
 
     class VerdictDPOTrainer(trl.DPOTrainer):
         """``trl.DPOTrainer`` with the single-pass verdict forward and example-grouped batches."""
@@ -185,6 +188,9 @@ def make_fast_trainer_class(trl: Any) -> type:
             return super()._compute_loss(VerdictForward(model, inputs), inputs, return_outputs)
 
         def compute_ref_log_probs(self, model: Any, inputs: dict[str, Any]) -> Any:
+            if reference_free:
+                zeros = torch.zeros(inputs["input_ids"].shape[0] // 2, device=self.accelerator.device)
+                return zeros, zeros.clone()
             return super().compute_ref_log_probs(VerdictForward(model, inputs), inputs)
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
