@@ -79,9 +79,11 @@ class BudgetGate:
     requests still in flight may cost, plus the most it may cost stays within the budget.  Every estimate's prompt
     part is scaled by the observed ÷ estimated prompt tokens so far (:class:`UsageRatio`).
 
-    An incremental backend calls ``admit(i)`` itself before starting request ``i`` (the ``admit=`` argument of
-    :meth:`JudgeBackend.stream`).  ``admit`` may run on the backend's thread and ``settle`` on the engine's (hence the
-    lock); once a request is refused none after it starts, so a run stops cleanly and resumes where it stopped."""
+    The one gate for every backend.  An incremental backend calls ``admit(i)`` itself before starting request ``i``
+    (the ``admit=`` argument of :meth:`JudgeBackend.stream`); for a chunked backend the engine admits the whole
+    chunk at once (:meth:`admit_all`) before sending it.  ``admit`` may run on the backend's thread and ``settle`` on
+    the engine's (hence the lock); once a request is refused none after it starts, so a run stops cleanly and
+    resumes where it stopped.  :meth:`stop_message` says why it stopped."""
 
     def __init__(self, backend: "JudgeBackend", reqs: Sequence[JudgeRequest], mode: str, max_cost: float,
                  spent: float, ratio: UsageRatio | None = None) -> None:
@@ -93,7 +95,8 @@ class BudgetGate:
         self.ratio = ratio or UsageRatio()
         self.max_cost, self.spent = max_cost, spent
         self.in_flight: set[int] = set()
-        self.refused: float | None = None  # the expected cost of the first request refused
+        self.refused: float | None = None  # the expected cost of the first request (or chunk) refused
+        self.refused_what = "the next request"
         self._lock = threading.Lock()
 
     def expected(self, i: int) -> float:
@@ -113,6 +116,22 @@ class BudgetGate:
             if self.refused is None:
                 self.refused = e
             return False
+
+    def admit_all(self, indices: Sequence[int]) -> bool:
+        """Admit these requests together (a chunk sent in one call) or none of them."""
+        with self._lock:
+            e = sum(self.expected(i) for i in indices)
+            if self.refused is None and self.spent + self.reserved + e <= self.max_cost:
+                self.in_flight.update(indices)
+                return True
+            if self.refused is None:
+                self.refused = e
+                self.refused_what = "the next request" if len(indices) == 1 else f"the next {len(indices)} requests"
+            return False
+
+    def stop_message(self) -> str:
+        """Why the gate stopped the run (after a refusal): see :func:`budget_message`."""
+        return budget_message(self.spent, self.refused_what, self.refused or 0.0, self.max_cost, self.ratio.value)
 
     def settle(self, i: int, cost: float, prompt_tokens: int | None = None) -> None:
         with self._lock:

@@ -113,24 +113,33 @@ class Engine:
                     to_send.append((t, req, ck))
             if incremental:  # sent below in one stream: no pause at batch ends for the slowest request
                 later.extend(to_send)
-            elif to_send:
-                self._check_budget([r for _, r, _ in to_send])
-                yield from self._send(to_send, None)
+            elif to_send:  # the same gate, asked once for the whole chunk before it is sent
+                yield from self._send(to_send, self._gate(to_send), whole=True)
         if later:
-            gate = BudgetGate(self.backend, [r for _, r, _ in later], self.mode, self.max_cost, self.stats.spent_usd,
-                              self.ratio) if self.max_cost is not None else None
-            yield from self._send(later, gate)
-            if gate is not None and gate.refused is not None:
-                self.stats.stopped_for_budget = True
-                raise BudgetExceeded(budget_message(self.stats.spent_usd, "the next request", gate.refused,
-                                                    gate.max_cost, self.ratio.value))
+            yield from self._send(later, self._gate(later), whole=False)
 
-    def _send(self, to_send: list[tuple[PreparedTask, JudgeRequest, str]],
-              gate: BudgetGate | None) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
+    def _gate(self, to_send: list[tuple[PreparedTask, JudgeRequest, str]]) -> BudgetGate | None:
+        """The ``--max-cost`` gate (costs.BudgetGate) for these requests; None without a budget."""
+        if self.max_cost is None:
+            return None
+        return BudgetGate(self.backend, [r for _, r, _ in to_send], self.mode, self.max_cost, self.stats.spent_usd,
+                          self.ratio)
+
+    def _stop(self, gate: BudgetGate) -> None:
+        self.stats.stopped_for_budget = True
+        raise BudgetExceeded(gate.stop_message())
+
+    def _send(self, to_send: list[tuple[PreparedTask, JudgeRequest, str]], gate: BudgetGate | None,
+              whole: bool) -> Iterable[tuple[PreparedTask, Judgment, JudgeRequest]]:
+        """Send requests in one ``stream`` call.  ``whole``: the gate admits them all before (a chunked backend);
+        otherwise the backend asks ``gate.admit(i)`` before each one (an incremental backend)."""
+        if gate is not None and whole and not gate.admit_all(range(len(to_send))):
+            self._stop(gate)
         mode = CHOICE_LOGPROBS if self.mode == CHOICE else GENERATE
         t0 = time.perf_counter()
         reqs = [r for _, r, _ in to_send]
-        it = self.backend.stream(reqs, mode, admit=gate.admit) if gate is not None else self.backend.stream(reqs, mode)
+        it = self.backend.stream(reqs, mode, admit=gate.admit) if gate is not None and not whole \
+            else self.backend.stream(reqs, mode)
         try:
             for i, comp in it:
                 t, req, ck = to_send[i]
@@ -142,26 +151,13 @@ class Engine:
                 observed = None if comp.error or comp.extra.get("usage_estimated") else comp.usage.prompt_tokens
                 if gate is not None:
                     gate.settle(i, cost, observed)
-                elif self.max_cost is not None:
-                    self.ratio.add(estimate_tokens(self.backend, [req], self.mode)[0], observed)
                 yield t, j, req
         finally:
             self.stats.backend_s += time.perf_counter() - t0
             if self.max_cost is not None and self.ratio.estimated:
                 self.store.put("usage_ratio", [self.ratio.observed, self.ratio.estimated])
-
-    def _check_budget(self, reqs: Sequence[JudgeRequest]) -> None:
-        if self.max_cost is None:
-            return
-        prices = self.backend.prices()
-        if prices is None:
-            raise ConfigError(NO_PRICES)
-        p, c = estimate_tokens(self.backend, reqs, self.mode)
-        expected = cost_usd(prices, round(p * self.ratio.value), c) or 0.0
-        if self.stats.spent_usd + expected > self.max_cost:
-            self.stats.stopped_for_budget = True
-            raise BudgetExceeded(budget_message(self.stats.spent_usd, f"the next {len(reqs)} requests", expected,
-                                                self.max_cost, self.ratio.value))
+        if gate is not None and gate.refused is not None:
+            self._stop(gate)
 
 
 def score_tasks(tasks: Sequence[PreparedTask], store: RunStore) -> list[ItemResult]:

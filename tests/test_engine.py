@@ -161,6 +161,26 @@ def test_incremental_backend_gets_one_stream_and_the_budget_stops_it_request_by_
     assert out.manifest["usage"]["cost_usd"] == pytest.approx(0.08)
 
 
+@pytest.mark.parametrize("max_cost,batch_size,expected", [(0.0305, 10, 30), (0.0355, 1, 35)])
+def test_one_gate_stops_chunked_and_incremental_backends_at_the_same_point(tmp_path, max_cost, batch_size, expected):
+    """The same --max-cost, where a whole chunk fits exactly: both kinds of backend stop after the same requests,
+    with the same spend and the same stop message."""
+    stops = []
+    for name, backend in (("chunked", Priced()), ("incremental", PricedIncremental())):
+        backend.batch_size = batch_size
+        c = RunConfig(backend=BackendSpec("priced"), task="sample", limit=40, max_cost=max_cost)  # 80 requests
+        with pytest.raises(BudgetExceeded) as e:
+            execute(c, run_dir=tmp_path / name, backend=backend)
+        store = RunStore(tmp_path / name, None)
+        keys = sorted(store.done())
+        spent = store.totals()["cost_usd"]
+        store.close()
+        assert backend.calls == expected == len(keys), name
+        stops.append((keys, spent, str(e.value)))
+    assert stops[0][0] == stops[1][0] and stops[0][1] == pytest.approx(stops[1][1])
+    assert "before crossing the budget" in stops[0][2] and "before crossing the budget" in stops[1][2]
+
+
 def test_data_change_under_a_run_dir_is_refused(tmp_path):
     execute(cfg(limit=3), run_dir=tmp_path / "r", backend=ScriptedBackend(reply="A"))
     with pytest.raises(ConfigError, match="different run"):
