@@ -22,7 +22,8 @@ Backends
 Tasks
     :func:`resolve_tasks` (leaf tasks with examples and protocol, plus the group tree), :func:`read_ids`.
 Protocols
-    :class:`Protocol`, :func:`seeded_rng`, :func:`softmax_confidence`, :data:`LETTERS`.
+    :class:`Protocol`, :func:`task_scorer` (a protocol's task-level rule, no instance needed),
+    :func:`latest_per_slot`, :func:`match_patterns`, :func:`seeded_rng`, :func:`softmax_confidence`, :data:`LETTERS`.
 Cost
     :func:`cost_usd` (the one price formula), :func:`estimate_cost`, :func:`estimate_tokens`, :class:`BudgetGate`.
 Tuning
@@ -46,7 +47,8 @@ from .cpus import unregister as unregister_threads
 from .errors import BudgetExceeded, ConfigError, DataError, JudgebenchError, MissingExtra, PluginError
 from .hub import data_dir_hint, near, offline, offline_reason
 from .options import as_bool, as_choice, as_int, option_names, parse_options, reject_unknown
-from .protocols import CHOICE, LETTERS, Protocol, seeded_rng, softmax_confidence
+from .protocol_base import (CHOICE, LETTERS, Protocol, latest_per_slot, match_patterns, seeded_rng, softmax_confidence,
+                            task_scorer)
 from .redact import is_secret_name, redact, redact_text, redact_url, register_secret
 from .registry import available as available_plugins
 from .registry import load as load_plugin
@@ -68,14 +70,15 @@ COMMANDS_GROUP = "judgebench.commands"
 __all__ = [
     "BACKEND_FILE", "BackendSpec", "BudgetExceeded", "BudgetGate", "CHOICE", "CHOICE_LOGPROBS", "COMMANDS_GROUP",
     "Completion", "ConfigError", "DataError", "Example", "GENERATE", "Group", "ItemResult", "JudgeBackend",
-    "JudgeRequest", "JudgebenchError", "Judgment", "LETTERS", "Message", "MissingExtra", "NO_PRICES",
+    "JudgeRequest", "JudgebenchError", "Judgment", "LETTERS", "Message", "latest_per_slot", "match_patterns", "MissingExtra", "NO_PRICES",
     "PROVENANCE", "PluginError", "PreparedTask", "Prices", "Protocol", "ResolvedTasks", "SamplingParams", "TIE",
     "TaskLoader", "TaskSpec", "Tuner", "Usage", "add_backend_args", "as_bool", "as_choice", "as_int", "as_messages",
     "available_plugins", "backend_file_options", "backend_from_args", "backend_spec_from_args", "budget_message",
     "build_backend", "cost_usd", "dry_run", "estimate_cost", "estimate_tokens", "example_digest", "is_dry_run",
     "load_plugin", "option_names",
     "overlap", "parse_backend_opts", "parse_backend_spec", "parse_options", "read_backend_file", "read_ids",
-    "reject_unknown", "resolve_tasks", "resolve_trust_remote_code", "seeded_rng", "softmax_confidence", "stable_hash", "trained_digests",
+    "reject_unknown", "resolve_tasks", "resolve_trust_remote_code", "seeded_rng", "softmax_confidence", "stable_hash", "task_scorer",
+    "trained_digests",
     "write_backend_file",
     "choose_threads", "data_dir_hint", "is_secret_name", "near", "offline", "offline_reason", "redact", "redact_text",
     "redact_url", "register_secret", "register_threads", "unregister_threads",

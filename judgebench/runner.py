@@ -21,7 +21,7 @@ from .dirlock import DirLock
 from .engine import Engine, EngineStats, PreparedTask, default_run_dir, score_tasks
 from .errors import ConfigError
 from .metrics import TaskAgg, summarize
-from .protocols import Protocol
+from .protocol_base import task_scorer
 from .resolve import resolve_tasks
 from .redact import redact
 from .specs import build_backend  # noqa: F401  (moved to the public plugin API; kept here for old imports)
@@ -234,8 +234,7 @@ def pin_endpoint(cfg: RunConfig, backend_cls: type | None = None) -> None:
 
 
 def task_aggs(tasks: list[PreparedTask]) -> dict[str, TaskAgg]:
-    return {t.name: TaskAgg(t.spec.aggregate, scorer=t.protocol.task_score
-                            if type(t.protocol).task_score is not Protocol.task_score else None) for t in tasks}
+    return {t.name: TaskAgg(t.spec.aggregate, scorer=task_scorer(t.protocol)) for t in tasks}
 
 
 def guard_contamination(backend: JudgeBackend, model: str | None, tasks: list[PreparedTask], allow: bool) -> list[str]:

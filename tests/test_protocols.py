@@ -116,3 +116,35 @@ def test_template_override_and_extends(tmp_path):
     (tmp_path / "typo.yaml").write_text("name: typo-t\nloader: sample\nprotocoll: pairwise\n")
     with pytest.raises(ConfigError, match="unknown task field"):
         TaskIndex([tmp_path])
+
+
+def test_task_score_is_called_on_the_class_never_on_an_instance(monkeypatch):
+    """The report scores a stored run from the protocol class alone: constructing one would fail here."""
+    from judgebench_tasks.rb2_protocols import RB2TiesProtocol
+    from judgebench_tasks.rb2_ties import ties_components
+
+    from judgebench import ItemResult
+    from judgebench.plugin import Protocol, task_scorer
+    from judgebench.report.compare import official_scorer
+
+    def no_instance(*a, **k):
+        raise AssertionError("the protocol was constructed")
+
+    monkeypatch.setattr(Protocol, "__new__", no_instance)
+    monkeypatch.setattr(Protocol, "__init__", no_instance)
+    rows = [("tied:1", [True, True, False], [9, 8, 3]), ("ref:1", [True, False, False], [8, 5, 2]),
+            ("tied:2", [True, True, False], [6, 9, 7]), ("ref:2", [True, False], [4, 6])]
+    items = [ItemResult(example_id=rid, category="ties", status="ok", score=None,
+                        details={"labels": [i for i, c in enumerate(correct) if c], "ratings": ratings})
+             for rid, correct, ratings in rows]
+    expected = ties_components(rows)["score"]
+    assert RB2TiesProtocol.task_score(items) == expected
+    assert task_scorer(RB2TiesProtocol)(items) == expected
+    assert official_scorer("rb2-ties")(items) == expected
+    assert task_scorer(PairwiseProtocol) is None and official_scorer("pairwise") is None  # the mean item credit
+
+    class OldStyle(PairwiseProtocol):  # an override written as a plain method: needs an instance, else the mean
+        def task_score(self, items):
+            return 0.5
+
+    assert task_scorer(OldStyle) is None

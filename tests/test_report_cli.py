@@ -165,7 +165,7 @@ def test_official_scorer_comes_from_the_protocol(real_runs):
 
     items = load_run(real_runs["ties_random"]).items
     scorer = official_scorer("rb2-ties")
-    assert scorer is not None and scorer(items) == RB2TiesProtocol.task_score(RB2TiesProtocol.__new__(RB2TiesProtocol), items)
+    assert scorer is not None and scorer(items) == RB2TiesProtocol.task_score(items)
     assert official_scorer("pairwise") is None and official_scorer("no-such-protocol") is None
 
 

@@ -22,12 +22,12 @@ def official_scorer(protocol: str | None) -> Callable[[Sequence[ItemResult]], fl
     """The protocol's own task formula (``Protocol.task_score``, e.g. the RewardBench 2 Ties score), or
     None when the protocol uses the mean item credit or cannot be loaded.
 
-    ``task_score`` is by contract a pure function of the items, so it is called on an instance that
-    was never configured; a formula that needs the instance's options falls back to the mean.
+    ``task_score`` is by contract a classmethod, a pure function of the items: it is called on the protocol
+    class (:func:`~judgebench.protocol_base.task_scorer`), never on an instance.
     """
     from .. import registry
     from ..errors import JudgebenchError
-    from ..protocols import Protocol
+    from ..protocol_base import task_scorer
 
     if not protocol:
         return None
@@ -35,16 +35,7 @@ def official_scorer(protocol: str | None) -> Callable[[Sequence[ItemResult]], fl
         cls = registry.load("protocol", protocol)
     except JudgebenchError:
         return None
-    if not (isinstance(cls, type) and issubclass(cls, Protocol)) or cls.task_score is Protocol.task_score:
-        return None
-    inst = cls.__new__(cls)
-
-    def score(items: Sequence[ItemResult]) -> float | None:
-        try:
-            return inst.task_score(items)
-        except AttributeError:
-            return None
-    return score
+    return task_scorer(cls)
 
 
 def task_aggs(run: Any) -> dict[str, TaskAgg]:

@@ -26,7 +26,7 @@ import re
 from typing import Any, Sequence
 
 from judgebench import ConfigError, Example, ItemResult, JudgeRequest, Judgment
-from judgebench.plugin import CHOICE, GENERATE, LETTERS, Protocol, seeded_rng
+from judgebench.plugin import CHOICE, GENERATE, LETTERS, Protocol, latest_per_slot, match_patterns, seeded_rng
 
 from .rb2_prompts import (FOUR_WAY_TEMPLATES, LOGPROB_PREFIX, RATING_LOGPROB_PREFIX, RATING_TEMPLATES,
                           RATING_TIES_TEMPLATES)
@@ -38,16 +38,6 @@ FOUR = ("A", "B", "C", "D")
 SCALE = tuple(str(i) for i in range(1, 11))
 RATING_AT_END = re.compile(r"\b([1-9]|10)\b\s*$")  # the official trailing-rating pattern
 ERROR_CREDIT = 0.25  # the official credit when no verdict could be read ("effectively a tie")
-
-
-def latest(judgments: Sequence[Judgment]) -> dict[Any, Judgment]:
-    """The latest attempt of every slot (as Protocol.score picks them)."""
-    out: dict[Any, Judgment] = {}
-    for j in judgments:
-        slot = j.meta.get("slot")
-        if slot not in out or j.meta.get("attempt", 0) >= out[slot].meta.get("attempt", 0):
-            out[slot] = j
-    return out
 
 
 class _RB2Base(Protocol):
@@ -75,12 +65,7 @@ class _RB2Base(Protocol):
 
     def user_match(self, req: JudgeRequest, text: str) -> str | None:
         """A verdict found by the task's own ``parse.patterns`` (none in the shipped official tasks)."""
-        for pat in self.patterns:
-            for m in pat.finditer(text):
-                tok = (m.group(1) if m.groups() else m.group(0)).strip()
-                if tok in req.choices:
-                    return tok
-        return None
+        return match_patterns(self.patterns, req, text)
 
 
 class RB2FourWayProtocol(_RB2Base):
@@ -138,13 +123,12 @@ class RB2FourWayProtocol(_RB2Base):
     def credit(self, ex: Example, j: Judgment) -> float | None:
         if j.status == "ok":
             return 1.0 if j.verdict in ex.labels else 0.0
-        policy = self.policy if self.policy != "reask" else self.fallback
-        return {"count_wrong": 0.0, "exclude": None, "chance": ERROR_CREDIT}[policy]
+        return self.failure_credit(ex)  # chance = ERROR_CREDIT
 
     def score(self, ex: Example, judgments: Sequence[Judgment], task: str = "") -> ItemResult:
         res = super().score(ex, judgments, task)
         if res.status == "parse_error" and self.n_slots(ex) > 1:  # rotations: each unread verdict gets its own credit
-            credits = [self.credit(ex, j) for j in latest(judgments).values()]
+            credits = [self.credit(ex, j) for j in latest_per_slot(judgments).values()]
             res.score = None if any(c is None for c in credits) else sum(credits) / len(credits)  # type: ignore[arg-type]
         return res
 
@@ -197,7 +181,7 @@ class RB2RatingsProtocol(_RB2Base):
     def score(self, ex: Example, judgments: Sequence[Judgment], task: str = "") -> ItemResult:
         res = super().score(ex, judgments, task)
         if res.status == "parse_error":  # official: the item is still scored, the unparsed ratings being -1
-            self.score_item(ex, list(latest(judgments).values()), res)
+            self.score_item(ex, list(latest_per_slot(judgments).values()), res)
         return res
 
     def score_item(self, ex: Example, js: Sequence[Judgment], res: ItemResult) -> None:
@@ -238,7 +222,8 @@ class RB2TiesProtocol(RB2RatingsProtocol):
         res.details.update(ratings=ratings, unparsed=sum(r == -1 for r in ratings), picks=[],
                            correct_correct_margin=diff, correct_incorrect_margin=margin)
 
-    def task_score(self, items: Sequence[ItemResult]) -> float | None:
+    @classmethod
+    def task_score(cls, items: Sequence[ItemResult]) -> float | None:
         rows = [(it.example_id, [i in it.details["labels"] for i in range(len(it.details["ratings"]))],
                  it.details["ratings"]) for it in items
                 if it.status in ("ok", "parse_error") and "ratings" in it.details]
