@@ -77,8 +77,9 @@ def _secret_query(name: str) -> bool:
     return any(p in low for p in _SECRET_QUERY)
 
 
-def redact_text(text: str) -> str:
-    """A message or a file's text with URLs, secret ``KEY=VALUE`` words and known secret values masked."""
+def redact_text(text: str, secrets: list[str] | None = None) -> str:
+    """A message or a file's text with URLs, secret ``KEY=VALUE`` words and known secret values masked
+    (``secrets``: :func:`known_secrets`, when the caller already has it)."""
     if not text:
         return text
     if "://" in text:
@@ -86,7 +87,7 @@ def redact_text(text: str) -> str:
     if "=" in text or ":" in text:
         text = _ASSIGN.sub(lambda m: f"{m['k']}{m['eq']}{MASK}" if is_secret_name(m["k"]) and m["v"] != MASK
                            else m.group(0), text)
-    for s in known_secrets():
+    for s in known_secrets() if secrets is None else secrets:
         if s in text:
             text = text.replace(s, MASK)
     return text
@@ -94,11 +95,15 @@ def redact_text(text: str) -> str:
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` (dicts, lists, tuples, strings, scalars) safe to write anywhere."""
+    return _redact(value, known_secrets())  # the environment is scanned once per call, not once per string
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, secrets)
     if isinstance(value, dict):
         return {k: (MASK if is_secret_name(str(k)) and v not in (None, "") and not isinstance(v, (dict, list))
-                    else redact(v)) for k, v in value.items()}
+                    else _redact(v, secrets)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(redact(v) for v in value)
+        return type(value)(_redact(v, secrets) for v in value)
     return value

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -36,8 +38,53 @@ def suggest(name: str, installed: list[str]) -> str:
     return f"{hint} installed: {', '.join(sorted(installed)) or '(none)'}"
 
 
+Signature = tuple[tuple[str, int, int, int], ...]
+
+
+def path_signature() -> Signature:
+    """What installed distributions depend on: each ``sys.path`` entry with its inode, modification time and link
+    count (installing or removing a package adds or removes a ``*.dist-info`` folder there, which changes both the
+    time and the count of sub-folders, even within one tick of the file-system clock)."""
+    out = []
+    for entry in sys.path:
+        try:
+            st = os.stat(entry or ".")
+            out.append((entry, st.st_ino, st.st_mtime_ns, st.st_nlink))
+        except OSError:
+            out.append((entry, -1, -1, -1))
+    return tuple(out)
+
+
+_AVAILABLE: dict[str, tuple[Signature, list[PluginInfo]]] = {}
+_VERSIONS: dict[str, tuple[Signature, str | None]] = {}
+
+
 def available(kind: str) -> list[PluginInfo]:
-    """Every entry point of a kind, with its distribution — read from metadata, nothing is imported."""
+    """Every entry point of a kind, with its distribution — read from metadata, nothing is imported.
+
+    Reading every distribution's metadata costs ~10 ms, and one run asks several times (load, endpoint, manifest),
+    so the answer is kept until an installation changes :func:`path_signature`."""
+    sig = path_signature()
+    hit = _AVAILABLE.get(kind)
+    if hit is None or hit[0] != sig:
+        hit = _AVAILABLE[kind] = (sig, _scan(kind))
+    return list(hit[1])
+
+
+def dist_version(name: str) -> str | None:
+    """The installed version of distribution ``name`` (None when it is not installed), kept like :func:`available`."""
+    sig = path_signature()
+    hit = _VERSIONS.get(name)
+    if hit is None or hit[0] != sig:
+        try:
+            version: str | None = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = None
+        hit = _VERSIONS[name] = (sig, version)
+    return hit[1]
+
+
+def _scan(kind: str) -> list[PluginInfo]:
     out: list[PluginInfo] = []
     seen: set[tuple[str, str, str]] = set()
     for ep in metadata.entry_points(group=NAMESPACES[kind]):

@@ -8,7 +8,6 @@ import sqlite3
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -106,10 +105,9 @@ class RunOutcome:
 def _versions(backend_name: str) -> dict[str, str]:
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for pkg in ("judgebench", "torch", "transformers", "peft", "trl", "vllm", "openai", "litellm", "numpy", "scipy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
+        version = registry.dist_version(pkg)
+        if version is not None:
+            out[pkg] = version
     for p in registry.available("backend"):
         if p.name == backend_name:
             out[f"plugin:{p.dist}"] = p.version
