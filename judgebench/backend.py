@@ -4,12 +4,25 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
+import warnings
 from typing import Any, Callable, Iterator, Sequence
 
 from .types import Completion, JudgeRequest, stable_hash
 
-GENERATE = "generate"
-CHOICE_LOGPROBS = "choice_logprobs"
+#: the two judging modes, one name each for protocols, the engine, backends (``capabilities``, ``stream``) and the CLI
+GENERATE, CHOICE = "generate", "choice"
+MODES = (GENERATE, CHOICE)
+#: older names still accepted where users write a mode (``--mode``, run/config YAML, ``evaluate(mode=...)``) and in a
+#: backend class's ``capabilities``; never used inside judgebench
+DEPRECATED_MODES = {"choice_logprobs": CHOICE}
+
+
+def mode_name(mode: str) -> str:
+    """The one name of a judging mode: ``choice_logprobs`` (deprecated) becomes ``choice``; others unchanged."""
+    if mode in DEPRECATED_MODES:
+        warnings.warn(f"mode {mode!r} is deprecated; use {DEPRECATED_MODES[mode]!r}", DeprecationWarning, stacklevel=2)
+        return DEPRECATED_MODES[mode]
+    return mode
 
 _DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("judgebench_dry_run", default=False)
 
@@ -33,7 +46,7 @@ class JudgeBackend(abc.ABC):
     """A judge model.
 
     Subclasses implement :meth:`generate` (one :class:`Completion` per request, in order) and may
-    implement :meth:`choice_logprobs` (declare ``"choice_logprobs"`` in ``capabilities``).  They are
+    implement :meth:`choice_logprobs` (declare the ``choice`` mode, :data:`CHOICE`, in ``capabilities``).  They are
     built by the registry as ``Backend(model=..., **options)``.
 
     Backends whose requests complete out of order (hosted APIs) override :meth:`stream` to yield
@@ -50,6 +63,12 @@ class JudgeBackend(abc.ABC):
     batch_size: int = 16
     #: True: :meth:`stream` accepts ``admit=`` and every request of a run at once (see above)
     incremental: bool = False
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        caps = cls.__dict__.get("capabilities")
+        if caps is not None and any(c in DEPRECATED_MODES for c in caps):  # an older plugin's capability names
+            cls.capabilities = frozenset(mode_name(c) for c in caps)
 
     def __init__(self, model: str | None = None, **options: Any) -> None:
         self.model = model
@@ -85,7 +104,7 @@ class JudgeBackend(abc.ABC):
         if admit is not None:
             n = next((i for i in range(len(requests)) if not admit(i)), len(requests))
             requests = requests[:n]
-        fn = self.choice_logprobs if mode == CHOICE_LOGPROBS else self.generate
+        fn = self.choice_logprobs if mode == CHOICE else self.generate
         out = fn(requests)
         if len(out) != len(requests):
             raise RuntimeError(f"{type(self).__name__}.{fn.__name__} returned {len(out)} completions for {len(requests)} requests")

@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend
+from .backend import CHOICE, GENERATE, JudgeBackend
 # moved to .costs (the one cost model); kept here for old imports
 from .costs import (NO_PRICES, BudgetGate, UsageRatio, budget_message, cost_usd, estimate_cost,  # noqa: F401
                     estimate_tokens)
 from .errors import BudgetExceeded, ConfigError
-from .protocols import CHOICE
 # moved to .resolve (task resolution: the engine only runs requests); kept here for old imports
 from .resolve import PreparedTask, load_examples, prepare_tasks  # noqa: F401
 from .store import RunStore
@@ -53,7 +52,7 @@ class Engine:
 
     def __init__(self, backend: JudgeBackend, store: RunStore, *, mode: str = GENERATE, batch_size: int | None = None,
                  max_cost: float | None = None, progress: Callable[[int, int], None] | None = None) -> None:
-        if mode == CHOICE and CHOICE_LOGPROBS not in backend.capabilities:
+        if mode == CHOICE and CHOICE not in backend.capabilities:
             raise ConfigError(f"backend '{type(backend).__name__}' cannot score choices; use --mode generate")
         self.backend, self.store, self.mode = backend, store, mode
         self.batch_size = batch_size or backend.batch_size
@@ -135,7 +134,7 @@ class Engine:
         otherwise the backend asks ``gate.admit(i)`` before each one (an incremental backend)."""
         if gate is not None and whole and not gate.admit_all(range(len(to_send))):
             self._stop(gate)
-        mode = CHOICE_LOGPROBS if self.mode == CHOICE else GENERATE
+        mode = self.mode
         t0 = time.perf_counter()
         reqs = [r for _, r, _ in to_send]
         it = self.backend.stream(reqs, mode, admit=gate.admit) if gate is not None and not whole \

@@ -10,8 +10,9 @@ Contracts
     ``fingerprint``, ``prices``), :class:`TaskLoader`, :class:`Protocol` (judging protocols), :class:`Tuner`;
     commands: a ``register(subparsers)`` function in the entry-point group :data:`COMMANDS_GROUP`.
 Modes
-    :data:`GENERATE` and :data:`CHOICE` — the same two names for protocols, the engine and backends
-    (:data:`CHOICE_LOGPROBS` is the older name of :data:`CHOICE` in ``JudgeBackend.capabilities`` and ``stream``).
+    :data:`GENERATE` and :data:`CHOICE` — the same two names for protocols, the engine, backends
+    (``JudgeBackend.capabilities``, ``stream``) and the CLI; :func:`mode_name` maps the deprecated
+    ``choice_logprobs`` to ``choice`` where a user writes a mode.
 Backends
     :data:`BACKEND_FILE` (``backend.yaml``: ``name``, ``model``, ``options``), :func:`parse_backend_spec`,
     :func:`read_backend_file`, :func:`write_backend_file`, :func:`build_backend`, :func:`add_backend_args` /
@@ -38,7 +39,7 @@ Environment
 """
 from __future__ import annotations
 
-from .backend import CHOICE_LOGPROBS, GENERATE, JudgeBackend, dry_run, is_dry_run
+from .backend import CHOICE, GENERATE, MODES, JudgeBackend, dry_run, is_dry_run, mode_name
 from .contamination import PROVENANCE, example_digest, overlap, trained_digests
 from .costs import NO_PRICES, BudgetGate, Prices, budget_message, cost_usd, estimate_cost, estimate_tokens
 from .cpus import choose_threads
@@ -47,7 +48,7 @@ from .cpus import unregister as unregister_threads
 from .errors import BudgetExceeded, ConfigError, DataError, JudgebenchError, MissingExtra, PluginError
 from .hub import data_dir_hint, near, offline, offline_reason
 from .options import as_bool, as_choice, as_int, option_names, parse_options, reject_unknown
-from .protocol_base import (CHOICE, LETTERS, Protocol, latest_per_slot, match_patterns, seeded_rng, softmax_confidence,
+from .protocol_base import (LETTERS, Protocol, latest_per_slot, match_patterns, seeded_rng, softmax_confidence,
                             task_scorer)
 from .redact import is_secret_name, redact, redact_text, redact_url, register_secret
 from .registry import available as available_plugins
@@ -68,14 +69,14 @@ from .types import (TIE, BackendSpec, Completion, Example, ItemResult, JudgeRequ
 COMMANDS_GROUP = "judgebench.commands"
 
 __all__ = [
-    "BACKEND_FILE", "BackendSpec", "BudgetExceeded", "BudgetGate", "CHOICE", "CHOICE_LOGPROBS", "COMMANDS_GROUP",
+    "BACKEND_FILE", "BackendSpec", "BudgetExceeded", "BudgetGate", "CHOICE", "COMMANDS_GROUP",
     "Completion", "ConfigError", "DataError", "Example", "GENERATE", "Group", "ItemResult", "JudgeBackend",
     "JudgeRequest", "JudgebenchError", "Judgment", "LETTERS", "Message", "latest_per_slot", "match_patterns", "MissingExtra", "NO_PRICES",
     "PROVENANCE", "PluginError", "PreparedTask", "Prices", "Protocol", "ResolvedTasks", "SamplingParams", "TIE",
     "TaskLoader", "TaskSpec", "Tuner", "Usage", "add_backend_args", "as_bool", "as_choice", "as_int", "as_messages",
     "available_plugins", "backend_file_options", "backend_from_args", "backend_spec_from_args", "budget_message",
     "build_backend", "cost_usd", "dry_run", "estimate_cost", "estimate_tokens", "example_digest", "is_dry_run",
-    "load_plugin", "option_names",
+    "load_plugin", "MODES", "mode_name", "option_names",
     "overlap", "parse_backend_opts", "parse_backend_spec", "parse_options", "read_backend_file", "read_ids",
     "reject_unknown", "resolve_tasks", "resolve_trust_remote_code", "seeded_rng", "softmax_confidence", "stable_hash", "task_scorer",
     "trained_digests",

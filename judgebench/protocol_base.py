@@ -15,13 +15,13 @@ import re
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
+from .backend import CHOICE, GENERATE
 from .errors import ConfigError
 from .templates import DEFAULT_TEMPLATES, render
 from .types import Completion, Example, ItemResult, JudgeRequest, Judgment, Message, SamplingParams, stable_hash
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 POLICIES = ("count_wrong", "exclude", "chance", "reask")
-GENERATE, CHOICE = "generate", "choice"
 
 
 def softmax_confidence(logprobs: Mapping[str, float]) -> tuple[str, float]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import yaml
 
 from . import registry
-from .backend import JudgeBackend
+from .backend import JudgeBackend, mode_name
 from .contamination import overlap, trained_digests
 from .dirlock import DirLock
 from .engine import Engine, EngineStats, PreparedTask, default_run_dir, score_tasks
@@ -49,6 +49,10 @@ class RunConfig:
     allow_contaminated: bool = False
     #: where the judge's answers come from besides its options (e.g. OPENAI_BASE_URL), see JudgeBackend.endpoint
     endpoint: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mode, str):
+            self.mode = mode_name(self.mode)  # a config written with the deprecated "choice_logprobs" still runs
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run (the budget and batch size do not), in its redacted form: a config

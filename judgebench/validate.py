@@ -53,7 +53,7 @@ def _text_list(v: Any) -> str | None:
 
 
 def _mode(v: Any) -> str | None:
-    return None if v in (None, "generate", "choice") else "expected 'generate' or 'choice'"
+    return None if v in (None, "generate", "choice", "choice_logprobs") else "expected 'generate' or 'choice'"
 
 
 def _backend(v: Any) -> str | None:

@@ -151,3 +151,39 @@ def test_protocol_contract_is_abstract():
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete(TaskIndex().get("sample"))
+
+
+def test_one_mode_name_choice_with_choice_logprobs_accepted_only_where_users_write_a_mode(tmp_path):
+    """``choice`` is the mode's one name; the older ``choice_logprobs`` still works on the command line, in a
+    --config file and in a backend class's capabilities (an older plugin), and means exactly ``choice``."""
+    import warnings
+
+    import judgebench
+    from judgebench import JudgeBackend
+
+    assert api.CHOICE == judgebench.CHOICE == "choice" and "CHOICE_LOGPROBS" not in api.__all__
+    with pytest.warns(DeprecationWarning):
+        assert judgebench.CHOICE_LOGPROBS == "choice"
+
+    with pytest.warns(DeprecationWarning):
+        class Old(JudgeBackend):  # written against the older capability name
+            capabilities = frozenset({"generate", "choice_logprobs"})
+
+            def generate(self, requests):
+                return []
+
+    assert Old.capabilities == frozenset({"generate", "choice"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert api.mode_name("choice") == "choice" and api.mode_name("generate") == "generate"
+    base = ("run", "--backend", "baseline:longer", "--task", "sample", "--limit", "3", "--json")
+    new = json.loads(cli(*base, "--mode", "choice", "--run-dir", str(tmp_path / "a"), check=True).stdout)
+    old = json.loads(cli(*base, "--mode", "choice_logprobs", "--run-dir", str(tmp_path / "b"), check=True).stdout)
+    (tmp_path / "run.yaml").write_text("mode: choice_logprobs\n")
+    conf = json.loads(cli(*base, "--config", str(tmp_path / "run.yaml"), "--run-dir", str(tmp_path / "c"),
+                          check=True).stdout)
+    assert new["rows"] == old["rows"] == conf["rows"]
+    for d in "abc":
+        assert json.loads((tmp_path / d / "manifest.json").read_text())["mode"] == "choice"
+    bad = cli(*base, "--mode", "logprobs", "--run-dir", str(tmp_path / "d"))
+    assert bad.returncode == 2 and "--mode" in bad.stderr and "choice_logprobs" not in bad.stderr

@@ -33,7 +33,7 @@ def test_shipped_judge_loads_offline_and_matches_its_provenance(monkeypatch, dat
 
         task = prepare_tasks("sample", include_paths=[], limit=1, seed=0, mode="choice")[0]
         req = task.protocol.expand(task.examples[0])[0]
-        [(i, comp)] = list(backend.stream([req], "choice_logprobs"))
+        [(i, comp)] = list(backend.stream([req], "choice"))
         assert i == 0 and isinstance(comp, Completion) and comp.error is None
         assert set(comp.choice_logprobs) >= {"A", "B"}
     finally:

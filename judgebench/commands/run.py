@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..backend import MODES, mode_name
 from ..errors import ConfigError
 from ..specs import add_backend_args, parse_backend_spec
 
@@ -22,7 +23,8 @@ def add_task_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="only the first N examples of each task (file order)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="a seeded sample of N examples of each task, stratified by category (see --seed)")
-    p.add_argument("--mode", choices=["generate", "choice"], help="parse generated text, or compare choice log-probs")
+    p.add_argument("--mode", choices=MODES, type=mode_name,  # type: the deprecated choice_logprobs is choice
+                   help="parse generated text, or compare choice log-probs")
     p.add_argument("--include-path", action="append", help="directory of your own task YAML files (repeatable)")
     p.add_argument("--skip-invalid", action="store_true", default=None, help="skip bad rows (counted) instead of failing")
     p.add_argument("--ids-file", help="only the example ids in this file (a split's test.json or one id per line)")

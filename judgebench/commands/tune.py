@@ -12,6 +12,7 @@ from typing import Any, Callable, ContextManager
 
 import yaml
 
+from ..backend import MODES, mode_name
 from ..errors import ConfigError
 from ..specs import parse_backend_spec
 from ..types import BackendSpec
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-path", action="append", default=[], help="directory of your own task YAML files")
     p.add_argument("--limit", type=int, help="only the first N training examples")
     p.add_argument("--seed", type=int, default=0, help="seed for placements and the tuner (default 0)")
-    p.add_argument("--mode", choices=["generate", "choice"], default="choice",
+    p.add_argument("--mode", choices=MODES, type=mode_name, default="choice",
                    help="judging mode the prompts are rendered for and the evaluation uses (default choice)")
     p.add_argument("--out", "-o", required=True, help="directory of the tuned judge (adapter, backend.yaml, provenance)")
     p.add_argument("--config", "-c", help="tune.yaml: level, swap, reference_drop, dpo: {...}, lora: {...}")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
+from judgebench import CHOICE, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
 from judgebench.plugin import is_dry_run, stable_hash
 from judgebench.plugin import redact
 
@@ -38,7 +38,7 @@ class ApiBackend(JudgeBackend):
     Subclasses provide the SDK call (:meth:`_call`) and say whether the SDK retries transport errors itself.
     """
 
-    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    capabilities = frozenset({GENERATE, CHOICE})
     incremental = True  # stream() takes a whole run's requests and an admission gate (see JudgeBackend)
     plugin = "api"
     option_defaults: ClassVar[dict[str, Any]] = {}
@@ -100,7 +100,7 @@ class ApiBackend(JudgeBackend):
         return self._in_order(requests, GENERATE)
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
-        return self._in_order(requests, CHOICE_LOGPROBS)
+        return self._in_order(requests, CHOICE)
 
     def _in_order(self, requests: Sequence[JudgeRequest], mode: str) -> list[Completion]:
         out: list[Completion | None] = [None] * len(requests)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgebench import CHOICE_LOGPROBS, JudgeRequest
+from judgebench import CHOICE, JudgeRequest
 
 from .options import ApiOptions
 
@@ -48,7 +48,7 @@ def request_kwargs(req: JudgeRequest, mode: str, opts: ApiOptions) -> tuple[dict
     s = req.sampling
     kw: dict[str, Any] = {"messages": chat_messages(req, opts.prefix_mode), "temperature": s.temperature,
                           "top_p": s.top_p}
-    if mode == CHOICE_LOGPROBS:
+    if mode == CHOICE:
         kw.update({opts.max_tokens_param: 1, "logprobs": True, "top_logprobs": opts.top_logprobs})
     else:
         kw[opts.max_tokens_param] = s.max_tokens
@@ -114,7 +114,7 @@ def parse_response(raw: Any, req: JudgeRequest, mode: str, floor: float | None) 
     pt, ct = field(usage, "prompt_tokens"), field(usage, "completion_tokens")
     out = Parsed(content if isinstance(content, str) else "", None, pt if isinstance(pt, int) else None,
                  ct if isinstance(ct, int) else None, field(c0, "finish_reason"))
-    if mode != CHOICE_LOGPROBS:
+    if mode != CHOICE:
         if not out.text.strip():
             raise BodyError("the response has empty content")
         return out

@@ -5,7 +5,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeRequest, Message, SamplingParams
+from judgebench import CHOICE, GENERATE, Completion, JudgeRequest, Message, SamplingParams
 from judgebench.plugin import stable_hash
 
 DEFAULT_MAX_TOKENS = 256
@@ -103,7 +103,7 @@ def to_judge_request(body: Any, model_name: str, capabilities: frozenset[str]) -
     top_n = _number(body, "top_logprobs", 0, int)
     if not 0 <= top_n <= 20:
         raise WireError(400, "'top_logprobs' must be between 0 and 20")
-    mode = CHOICE_LOGPROBS if logprobs and choices and CHOICE_LOGPROBS in capabilities else GENERATE
+    mode = CHOICE if logprobs and choices and CHOICE in capabilities else GENERATE
     key = stable_hash(body)
     req = JudgeRequest(key=key, example_id=str(ext.get("example_id") or key[:12]), messages=tuple(msgs),
                        choices=choices, answer_prefix=prefix, sampling=sampling, meta={"slot": "served", "attempt": 0},
@@ -124,7 +124,7 @@ def to_response(comp: Completion, mode: str, model_name: str, logprobs: bool, to
     (the backend produced it; it gives no alternatives).
     """
     lp_block = None
-    if mode == CHOICE_LOGPROBS and comp.choice_logprobs:
+    if mode == CHOICE and comp.choice_logprobs:
         ranked = sorted(comp.choice_logprobs.items(), key=lambda kv: -kv[1])
         text = ranked[0][0]
         lp_block = {"content": [{**_token(*ranked[0]), "top_logprobs": [_token(t, v) for t, v in ranked[:top_n]]}]}

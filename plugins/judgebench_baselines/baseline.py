@@ -9,14 +9,14 @@ import math
 import random
 from typing import Any, Sequence
 
-from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
+from judgebench import CHOICE, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
 from judgebench.plugin import stable_hash
 
 KINDS = ("random", "longer", "shorter")
 
 
 class BaselineBackend(JudgeBackend):
-    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    capabilities = frozenset({GENERATE, CHOICE})
     batch_size = 256
 
     def __init__(self, model: str | None = None, seed: int = 0, **options: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
+from judgebench import CHOICE, GENERATE, Completion, JudgeBackend, JudgeRequest, SamplingParams, Usage
 from judgebench.plugin import choose_threads
 from judgebench.plugin import register_threads as register
 from judgebench.plugin import unregister_threads as unregister
@@ -24,7 +24,7 @@ from .shipped import shipped
 class HFBackend(JudgeBackend):
     """A local causal LM judge: batched generation and single-pass choice scoring."""
 
-    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    capabilities = frozenset({GENERATE, CHOICE})
     batch_size = 64  # requests handed over per call: more lets length sorting pad less
     who = "backend 'hf'"
     extra_options: tuple[str, ...] = ()
@@ -84,7 +84,7 @@ class HFBackend(JudgeBackend):
     def stream(self, requests: Sequence[JudgeRequest], mode: str = GENERATE) -> Iterator[tuple[int, Completion]]:
         """Each completion as soon as its forward pass (or generation batch) is done, so the engine stores it at
         once: an interrupt loses only the batch being computed, never the finished ones."""
-        yield from (self._choice_iter(requests) if mode == CHOICE_LOGPROBS else self._generate_iter(requests))
+        yield from (self._choice_iter(requests) if mode == CHOICE else self._generate_iter(requests))
 
     def generate(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
         return _collect(len(requests), self._generate_iter(requests))

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from judgebench import CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
-from judgebench.plugin import CHOICE, BackendSpec, build_backend, stable_hash
+from judgebench import CHOICE, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, Usage
+from judgebench.plugin import BackendSpec, build_backend, stable_hash
 
 from .aggregate import AGGREGATES, AUTO, agreement, jury_completion, member_choice
 
@@ -74,8 +74,8 @@ class JuryBackend(JudgeBackend):
             self.close()
             raise
         self.labels = [s.label() for s in self.specs]
-        self.capabilities = frozenset({GENERATE} | ({CHOICE_LOGPROBS} if all(
-            CHOICE_LOGPROBS in m.capabilities for m in self.members) else set()))
+        self.capabilities = frozenset({GENERATE} | ({CHOICE} if all(
+            CHOICE in m.capabilities for m in self.members) else set()))
         self.batch_size = max(m.batch_size for m in self.members)
         self.store: Any = None
         self.asked = [0] * len(self.members)  # requests sent to each member (not served from cache or the run)
@@ -96,7 +96,7 @@ class JuryBackend(JudgeBackend):
         return self._in_order(requests, GENERATE)
 
     def choice_logprobs(self, requests: Sequence[JudgeRequest]) -> list[Completion]:
-        return self._in_order(requests, CHOICE_LOGPROBS)
+        return self._in_order(requests, CHOICE)
 
     def _in_order(self, requests: Sequence[JudgeRequest], mode: str) -> list[Completion]:
         out: list[Completion] = [Completion()] * len(requests)
@@ -168,7 +168,7 @@ class JuryBackend(JudgeBackend):
 
     def _member_key(self, member: JudgeBackend, mode: str, req: JudgeRequest) -> str:
         # the key a plain run of this member uses (judgebench.engine.cache_key): fingerprint, task mode, content
-        return stable_hash([member.fingerprint(), CHOICE if mode == CHOICE_LOGPROBS else GENERATE, req.content_hash])
+        return stable_hash([member.fingerprint(), mode, req.content_hash])
 
     def _recall(self, k: int, member: JudgeBackend, reqs: list[JudgeRequest], mode: str,
                 answers: list[list[Completion | None]]) -> list[int]:

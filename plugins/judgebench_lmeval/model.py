@@ -18,7 +18,7 @@ import lm_eval.models  # noqa: F401  (lm-eval fills its registry lazily only whi
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from judgebench import CHOICE_LOGPROBS, ConfigError, JudgeRequest, Message, SamplingParams
+from judgebench import CHOICE, ConfigError, JudgeRequest, Message, SamplingParams
 from judgebench.plugin import build_backend, parse_backend_spec, stable_hash
 
 LM_EVAL_ARGS = ("batch_size", "max_batch_size", "device")  # passed by lm-eval to every model; not used here
@@ -77,7 +77,7 @@ class JudgebenchLM(LM):
         return out
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        if CHOICE_LOGPROBS not in self.backend.capabilities:
+        if CHOICE not in self.backend.capabilities:
             raise NotImplementedError(f"backend {self.spec.label()} has no choice scoring; loglikelihood needs it")
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(requests):

@@ -30,7 +30,7 @@ import time
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-from judgebench import (CHOICE_LOGPROBS, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, MissingExtra,
+from judgebench import (CHOICE, GENERATE, Completion, ConfigError, JudgeBackend, JudgeRequest, MissingExtra,
                         Usage)
 from judgebench.plugin import stable_hash
 from judgebench_hf.shared import (DEFAULT_MAX_LENGTH, ChoicePlan, ModelSource, PlanCache, PromptBuilder, choice_prompts,
@@ -46,7 +46,7 @@ KIND = "vllm-causal-lm"  # the fingerprint's backend name: vLLM and hf judgments
 class VLLMBackend(JudgeBackend):
     """``VLLMBackend(model="smollm2" | <checkpoint dir> | <hub id>, **options)`` (see :class:`VLLMOptions`)."""
 
-    capabilities = frozenset({GENERATE, CHOICE_LOGPROBS})
+    capabilities = frozenset({GENERATE, CHOICE})
     batch_size = 256  # requests handed over per call: vLLM schedules them all at once (continuous batching)
     who = WHO
     #: what runs the model; tests put a stand-in with the same three methods here
