@@ -102,9 +102,9 @@ class Comparison:
 
     def table(self, fmt: str = "term") -> str:
         """Any report text format: ``term`` (plain terminal tables), ``markdown``, ``csv``, ``json``, ``latex``."""
-        from .commands.compare import render
+        from .report.formats import render_comparison
 
-        return render(self.data, fmt)
+        return render_comparison(self.data, fmt)
 
     def to_pandas(self) -> Any:
         """One tidy row per judge × task (scores, CIs, paired differences and p-values)."""

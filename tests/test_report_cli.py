@@ -179,7 +179,7 @@ def test_latex_tables_and_judge_labels(real_runs, tmp_path):
     tex = out.read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
     c = build_comparison([load_run(r) for r in runs], labels={runs[1]: "coin flip_1", "longer": "Longer & co"})
-    from judgebench.report.tables import tables
+    from judgebench.report.sections import tables
 
     assert tex.count("\\begin{table}") == len(tables(c)) and tex.count("\\toprule") == len(tables(c))
     assert "task & n & Longer \\& co & coin flip\\_1 \\\\" in tex  # the summary matrix, one column per judge

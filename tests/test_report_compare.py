@@ -13,7 +13,7 @@ from scipy.stats import binomtest
 from judgebench.errors import ConfigError
 from judgebench.report import build_comparison
 from judgebench.report.html import to_html
-from judgebench.report.tables import to_csv, to_json, to_markdown
+from judgebench.report.formats import to_csv, to_json, to_markdown
 from judgebench.results import RunResult
 from judgebench.types import ItemResult
 

@@ -10,7 +10,7 @@ import pytest
 from judgebench.metrics import TaskAgg
 from judgebench.report import build_comparison
 from judgebench.report.compare import official_paired, permutation_p
-from judgebench.report.tables import to_markdown
+from judgebench.report.formats import to_markdown
 from judgebench.results import load_run
 from judgebench.runner import RunConfig, execute
 from judgebench.types import BackendSpec, ItemResult

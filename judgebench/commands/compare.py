@@ -60,10 +60,9 @@ def comparison_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(c: dict[str, Any], fmt: str, color: bool = False) -> str:
     """The comparison in any format of :mod:`judgebench.report.formats` (``table`` is the terminal format)."""
-    from ..report import formats
+    from ..report.formats import render_comparison
 
-    f = formats.get(fmt)
-    return f.render(c, color=color) if f.name == "term" else f.render(c)
+    return render_comparison(c, fmt, color)
 
 
 def emit(c: dict[str, Any], fmt: str, out: str | None) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .tables import Table, header_lines, intersection_line, tables
+from .sections import TIDY_COLUMNS, all_sections, header_lines, tables
+from .tables import Table, intersection_line
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def from_suffix(suffix: str) -> str | None:
 
 def render(c: dict[str, Any], fmt: str, **kw: Any) -> str:
     return get(fmt).render(c, **kw)
+
+
+def render_comparison(c: dict[str, Any], fmt: str, color: bool = False) -> str:
+    """The comparison in any format (``table`` is the terminal format, coloured on request)."""
+    f = get(fmt)
+    return f.render(c, color=color) if f.name == "term" else f.render(c)
 
 
 def rich_renderables(c: dict[str, Any]) -> list[Any]:
@@ -101,15 +108,11 @@ def to_markdown(c: dict[str, Any]) -> str:
 
 
 def tidy_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
-    from .sections import all_sections
-
     return [row for s in all_sections() for row in s.rows(c)]
 
 
 @register_format("csv", ".csv", help="tidy: one metric per row")
 def to_csv(c: dict[str, Any]) -> str:
-    from .sections import TIDY_COLUMNS
-
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=TIDY_COLUMNS, lineterminator="\n")
     w.writeheader()

@@ -1,4 +1,6 @@
-"""Table cells and the report header shared by every format; the formats themselves are in :mod:`.formats`."""
+"""Table cells shared by every section and format (the bottom of the report package: it imports none of it).
+
+The report header and the tables in order are in :mod:`.sections`; the formats in :mod:`.formats`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,40 +60,3 @@ def intersection_line(c: dict[str, Any]) -> str:
     why = f"; {len(differing)} task(s) were judged with different definitions, splits or limits" if differing else ""
     return (f"INTERSECTION: compared on the {c['n_items']} items every run has{held}{why}; "
             f"{len(c['notes']) - 1} difference(s) listed in the JSON notes.")
-
-
-def header_lines(c: dict[str, Any]) -> list[str]:
-    from .sections import label
-
-    lines = [f"reference: {label(c, c['reference'])}; {c['n_items']} items; tasks: {', '.join(c['tasks'])}"]
-    lines += [f"judge {label(c, r['name'])}: {r['backend']}, run {r['run_dir']}"
-              + ("  CONTAMINATED" if r["contaminated"] else "") for r in c["runs"]]
-    if c["intersected"]:
-        lines.append(intersection_line(c))
-    return lines
-
-
-def tables(c: dict[str, Any]) -> list[Table]:
-    from .sections import all_sections
-
-    return [t for s in all_sections() for t in s.tables(c)]
-
-
-def to_markdown(c: dict[str, Any]) -> str:
-    from .formats import render
-    return render(c, "markdown")
-
-
-def to_csv(c: dict[str, Any]) -> str:
-    from .formats import render
-    return render(c, "csv")
-
-
-def to_json(c: dict[str, Any]) -> str:
-    from .formats import render
-    return render(c, "json")
-
-
-def to_rich(c: dict[str, Any]) -> list[Any]:
-    from .formats import rich_renderables
-    return rich_renderables(c)

@@ -10,7 +10,7 @@ import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
-from ..tables import Table
+from ..tables import Table, intersection_line
 
 TIDY_COLUMNS = ["section", "run", "judge", "backend", "task", "category", "metric", "value", "ci_low", "ci_high", "n",
                 "p_value"]
@@ -52,6 +52,21 @@ def all_sections() -> list[Section]:
 def label(c: dict[str, Any], run: str) -> str:
     """The judge label of a run name (what every format shows)."""
     return (c.get("labels") or {}).get(run, run)
+
+
+def tables(c: dict[str, Any]) -> list[Table]:
+    """Every section's tables, in report order (what the text formats print)."""
+    return [t for s in all_sections() for t in s.tables(c)]
+
+
+def header_lines(c: dict[str, Any]) -> list[str]:
+    """The report header: the reference, the items and tasks, each judge, and the intersection warning."""
+    lines = [f"reference: {label(c, c['reference'])}; {c['n_items']} items; tasks: {', '.join(c['tasks'])}"]
+    lines += [f"judge {label(c, r['name'])}: {r['backend']}, run {r['run_dir']}"
+              + ("  CONTAMINATED" if r["contaminated"] else "") for r in c["runs"]]
+    if c["intersected"]:
+        lines.append(intersection_line(c))
+    return lines
 
 
 def judges(c: dict[str, Any]) -> list[tuple[str, str]]:
@@ -110,10 +125,12 @@ __all__ = [
     "TIDY_COLUMNS",
     "Section",
     "all_sections",
+    "header_lines",
     "judges",
     "label",
     "overall_rows",
     "section",
+    "tables",
     "task_tree",
     "tidy",
 ]
