@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-KEYS = {"task", "seed", "split", "validation", "base", "base_options", "mode", "limit_per_task", "tune", "eval"}
+KEYS = {"task", "seed", "split", "validation", "base", "base_options", "mode", "limit_per_task", "train_items", "tune",
+        "eval"}
 
 
 def load_recipe(path: Path, sets: list[str]) -> dict[str, Any]:
@@ -73,6 +74,35 @@ def carve_validation(split_dir: Path, out: Path, recipe: dict[str, Any]) -> None
                 force=True, leaf_tasks=leaves, data_split=None)
 
 
+def sample_train(split_dir: Path, out: Path, recipe: dict[str, Any], n: int) -> Path:
+    """A split directory whose train side is a seeded sample of ``n`` train items, drawn from each leaf task in
+    proportion to its share of the train side (so the training mix matches the held-out mix); the test side is
+    the original one, unchanged.  Returns ``out / "train.json"``."""
+    import random
+
+    from judgebench.resolve import resolve_tasks
+    from judgebench.splits import MANIFEST, TEST, TRAIN, load_split
+
+    split = load_split(split_dir)
+    train = set(split["train"])
+    by_leaf = {t.name: sorted(e.id for e in t.examples if e.id in train) for t in resolve_tasks(recipe["task"])}
+    total = sum(len(ids) for ids in by_leaf.values())
+    if n >= total:
+        raise SystemExit(f"train_items: {n} is not below the {total} train items of {split_dir}")
+    rng = random.Random(f"{recipe.get('seed', 0)}:train_items:{n}")
+    picked: list[str] = []
+    for leaf, ids in sorted(by_leaf.items()):
+        picked += rng.sample(ids, min(len(ids), max(1, round(n * len(ids) / total))))
+    out.mkdir(parents=True, exist_ok=True)
+    head = {"task": split["task"], "seed": split["seed"]}
+    (out / TRAIN).write_text(json.dumps({**head, "ids": picked}, indent=1))
+    (out / TEST).write_text(json.dumps({**head, "ids": list(split["test"])}, indent=1))
+    manifest = {**split.get("manifest", {}), "train_items": {"n": len(picked), "from": str(split_dir),
+                                                              "per_leaf": {k: len(v) for k, v in by_leaf.items()}}}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return out / TRAIN
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipe", type=Path)
@@ -101,9 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             carve_validation(split_dir, val_dir, recipe)
         train_ids, held_out = val_dir / "train.json", val_dir / "test.json"
         limit = recipe["validation"].get("limit_per_task", limit)
+    n_items = (recipe["validation"] if args.validate else recipe).get("train_items")
+    if n_items:  # a proportional sample of the train side instead of the first N items of each leaf
+        train_ids = sample_train(train_ids.parent, train_ids.parent.parent / f"{train_ids.parent.name}-sample-{n_items}",
+                                 recipe, int(n_items))
+        limit = None
     tune_cfg = recipe.get("tune") or {}
-    digest = hashlib.sha256(json.dumps([tune_cfg, limit, recipe.get("base"), recipe.get("base_options")],
-                                       sort_keys=True).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(json.dumps([tune_cfg, limit, recipe.get("base"), recipe.get("base_options")]
+                                       + ([n_items] if n_items else []), sort_keys=True).encode()).hexdigest()[:10]
     out = work / "judges" / (("val-" if args.validate else "") + digest)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tune.yaml").write_text(yaml.safe_dump(tune_cfg, sort_keys=False))
@@ -120,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = json.loads((out / "eval.json").read_text())
     prov = json.loads((out / "provenance.json").read_text())
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "validate": args.validate, "judge": str(out),
-              "limit_per_task": limit, "tune": tune_cfg, "sets": args.set, "wall_s": round(time.time() - t0, 1),
+              "limit_per_task": limit, "train_items": n_items, "tune": tune_cfg, "sets": args.set, "wall_s": round(time.time() - t0, 1),
               "timings_s": {k: round(v, 1) for k, v in timings.items()},
               "train_runtime_s": prov.get("train_metrics", {}).get("train_runtime"),
               "pairs_trained": prov.get("pairs", {}).get("pairs_trained"),

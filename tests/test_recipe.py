@@ -48,3 +48,27 @@ def test_set_overrides_reach_the_tune_block():
     recipe = runner().load_recipe(RECIPE, ["dpo.learning_rate=1e-3", "lora=false", "limit_per_task=4"])
     assert float(recipe["tune"]["dpo"]["learning_rate"]) == pytest.approx(1e-3)  # YAML 1.1: the tuner coerces it
     assert recipe["tune"]["lora"] is False and recipe["limit_per_task"] == 4
+
+
+def test_train_items_is_a_seeded_proportional_sample_of_the_train_side(tmp_path, data_dir, monkeypatch):
+    from judgebench.commands.split import task_examples
+    from judgebench.splits import load_split, write_split
+
+    monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(data_dir))
+    recipe = runner().load_recipe(RECIPE, ["train_items=200"])
+    examples, leaves = task_examples(recipe["task"], None, [], False)
+    write_split(tmp_path / "split", recipe["task"], examples, 0.16, 0, leaf_tasks=leaves, data_split=None)
+    full = load_split(tmp_path / "split")
+    path = runner().sample_train(tmp_path / "split", tmp_path / "sample", recipe, 200)
+    sample = load_split(path)
+    assert sample["test"] == full["test"]  # the held-out side is untouched
+    assert set(sample["train"]) <= set(full["train"]) and abs(len(sample["train"]) - 200) <= len(leaves)
+    per_leaf = sample["manifest"]["train_items"]["per_leaf"]
+    from judgebench.resolve import resolve_tasks
+
+    leaf_of = {e.id: t.name for t in resolve_tasks(recipe["task"]) for e in t.examples}
+    for name, total in per_leaf.items():  # each leaf in proportion to its share of the train side
+        got = sum(1 for i in sample["train"] if leaf_of.get(i) == name)
+        assert abs(got - 200 * total / len(full["train"])) <= 1, name
+    again = runner().sample_train(tmp_path / "split", tmp_path / "again", recipe, 200)
+    assert load_split(again)["train"] == sample["train"]  # seeded
