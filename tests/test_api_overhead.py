@@ -92,16 +92,16 @@ def test_benchmark_rows_include_the_realistic_row(capsys):
     e2e_o, e2e_l = bench.E2E.format("openai"), bench.E2E.format("litellm")
     lm = "lm-eval local-chat-completions (num_concurrent=256)"
     walls = {e2e_o: [8.0, 8.5], e2e_l: [9.0, 9.5], lm: [8.2, 8.4]}
-    cpus = {e2e_o: [2.0, 2.8], e2e_l: [5.0, 7.0], lm: [1.0, 1.2]}
-    bench.report_row(2000, 1.0, 256, 2, walls, cpus)
+    cpus = {e2e_o: [9.0, 2.0, 2.8], e2e_l: [20.0, 5.0, 7.0], lm: [4.0, 1.0, 1.2]}  # round 1 pays the imports
+    bench.report_row(2000, 1.0, 256, 3, walls, cpus)
     out = capsys.readouterr().out
     assert "target end to end >= 0.95 of the bound: openai 0.977 (best round) -> met" in out
-    assert "target client CPU <= 1.5 ms/request end to end, openai: 1.20 (median round) -> met" in out
-    assert "target client CPU <= 3 ms/request end to end, litellm: 3.00 (median round) -> met" in out
+    assert "target client CPU <= 1.5 ms/request end to end, openai: 1.20 (warm rounds) -> met" in out
+    assert "target client CPU <= 3 ms/request end to end, litellm: 3.00 (warm rounds) -> met" in out
     bench.report_row(500, 0.2, 64, 2, {e2e_o: [2.0], lm: [1.6]}, {e2e_o: [1.0], lm: [0.3]})
     out = capsys.readouterr().out
     assert "target end to end >= lm-eval's ratio (0.977): openai 0.781 (best round) -> MISSED" in out
-    assert "openai: 2.00 (median round) -> MISSED" in out
+    assert "openai: 2.00 (warm rounds) -> MISSED" in out  # a single round counts as it is
 
 
 if __name__ == "__main__":  # pragma: no cover
