@@ -1,7 +1,8 @@
 """API concurrency: N requests to a loopback server that answers after L seconds, with C in flight.
 
 The bound is N·L/C (perfect overlap); each client's ratio is bound/wall (1.0 = perfect; target ≥ 0.9).
-Clients, on the same prompts (the sample task's pairwise judge requests) and the same server:
+Clients, on the same prompts (pairwise judge requests, both orders: the sample task's train split, 840 requests at
+most, or for larger N the HH-RLHF harmless test set from ../shared/data, 4,614) and the same server:
   judgebench  `judgebench run --backend openai:…` end to end (engine, SQLite store, scoring included), and
               its backend phase alone (the time spent inside backend.stream);
   litellm     the same run through judgebench's litellm backend;
@@ -52,9 +53,22 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     return proc, line.split()[-1]
 
 
+SAMPLE_REQUESTS = 840  # the sample task's train split: 420 pairs, both orders
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def row_task(n: int) -> tuple[str, str]:
+    """The task and split that give n requests: the sample task, or HH-RLHF harmless (real data) for more."""
+    if n <= SAMPLE_REQUESTS:
+        return "sample", "train"
+    os.environ.setdefault("JUDGEBENCH_DATA_DIR", str(DATA_DIR))
+    return "hh-rlhf/harmless", "test"
+
+
 def judgebench_run(backend: BackendSpec, n: int, tmp: Path) -> tuple[float, float, int]:
     """(whole-run wall, backend-phase wall, judgments) for a run of n requests."""
-    cfg = RunConfig(backend=backend, task="sample", split="train", limit=n // 2, cache=False)
+    task, split = row_task(n)
+    cfg = RunConfig(backend=backend, task=task, split=split, limit=n // 2, cache=False)
     t0 = time.perf_counter()
     out = execute(cfg, run_dir=tmp / backend.name)
     wall = time.perf_counter() - t0
@@ -124,10 +138,11 @@ def parse_rows(text: str) -> list[tuple[int, float, int]]:
 
 def run_row(n: int, lat: float, c: int, repeat: int, with_litellm: bool) -> tuple[dict, dict]:
     """walls and CPU seconds per client name, ``repeat`` interleaved rounds on one server answering after ``lat``."""
-    (task,) = prepare_tasks("sample", split="train", limit=n // 2)
+    name, split = row_task(n)
+    (task,) = prepare_tasks(name, split=split, limit=n // 2)
     reqs = [r for ex in task.examples for r in task.protocol.expand(ex)]
     messages = [chat_messages(r, "assistant") for r in reqs]
-    assert len(reqs) == n, f"the sample task gives {len(reqs)} requests, not {n}"
+    assert len(reqs) == n, f"task {task.name} gives {len(reqs)} requests, not {n}"
     server, url = start_server(lat)
     walls: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}
@@ -194,7 +209,7 @@ def report_row(n: int, lat: float, c: int, repeat: int, walls: dict, cpus: dict)
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="500:0.2:64,2000:1:256",
-                    help="N:L:C[,N:L:C...]: requests (even: 2 per sample-task example), server latency s, concurrency")
+                    help="N:L:C[,N:L:C...]: requests (even: 2 per pair), server latency s, concurrency")
     ap.add_argument("--n", type=int, help="one row of N requests (with --latency and --concurrency) instead of --rows")
     ap.add_argument("--latency", type=float, default=0.2, help="server latency per request, seconds (with --n)")
     ap.add_argument("--concurrency", type=int, default=64, help="requests in flight (with --n)")

@@ -83,10 +83,13 @@ def _bench():
     return mod
 
 
-def test_benchmark_rows_include_the_realistic_row(capsys):
+def test_benchmark_rows_include_the_realistic_row(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(tmp_path))  # row_task sets it only when unset; restored after
     bench = _bench()
     rows = bench.parse_rows("500:0.2:64,2000:1:256")
     assert rows == [(500, 0.2, 64), (2000, 1.0, 256)]
+    assert bench.row_task(500) == ("sample", "train")  # 840 requests at most
+    assert bench.row_task(2000) == ("hh-rlhf/harmless", "test")  # real data: 4,614 requests
     with pytest.raises(SystemExit, match="N:L:C"):
         bench.parse_rows("500:0.2")
     e2e_o, e2e_l = bench.E2E.format("openai"), bench.E2E.format("litellm")
