@@ -181,25 +181,10 @@ class ApiBackend(JudgeBackend):
         t0 = time.perf_counter()
         kwargs, extra = request_kwargs(req, mode, self.opts)
         try:
-            async for attempt in make_retrying(self.opts.max_retries, attempts, bodies_only=self.sdk_retries_transport):
-                with attempt:
-                    charged = await self._admit(kwargs)
-                    try:
-                        raw = await self._call(kwargs, extra, attempts)
-                    except ValueError as e:  # undecodable JSON, or a body the SDK's models reject
-                        raise BodyError(f"malformed response body ({type(e).__name__}: {e})") from e
-                    except Exception as e:
-                        status = getattr(e, "status_code", None)
-                        if not self.observes_headers:
-                            self.rate.observe(status, _error_headers(e), retry_after_s(e))
-                        if status == 429:
-                            self.rate.settle(charged, 0, None)  # refused: the server charged nothing
-                        raise
-                    if not self.observes_headers:
-                        self.rate.observe(200, _sdk_headers(raw))
-                    parsed = parse_response(raw, req, mode, self.opts.logprob_floor)
-                    self.rate.settle(charged, None if parsed.prompt_tokens is None else
-                                     parsed.prompt_tokens + (parsed.completion_tokens or 0), parsed.completion_tokens)
+            try:  # the first attempt without the retry machinery (most requests need no other)
+                parsed = await self._attempt(req, mode, kwargs, extra, attempts)
+            except Exception as first:
+                parsed = await self._retry(first, req, mode, kwargs, extra, attempts)
             comp = self._completion(parsed, req, kwargs)
         except NoLogprobs as e:
             comp = Completion(error=str(e))
@@ -208,6 +193,41 @@ class ApiBackend(JudgeBackend):
         comp.retries = attempts.retries
         comp.latency_s = time.perf_counter() - t0
         return comp
+
+    async def _retry(self, first: Exception, req: JudgeRequest, mode: str, kwargs: dict[str, Any],
+                     extra: dict[str, Any], attempts: Attempts) -> Parsed:
+        """After a failed first attempt: the tenacity policy decides, from that failure on, exactly as if it had
+        made the first attempt itself (same stop, retry predicate, Retry-After and backoff)."""
+        pending: Exception | None = first
+        async for attempt in make_retrying(self.opts.max_retries, attempts, bodies_only=self.sdk_retries_transport):
+            with attempt:
+                if pending is not None:
+                    e, pending = pending, None
+                    raise e
+                return await self._attempt(req, mode, kwargs, extra, attempts)
+        raise AssertionError("unreachable: tenacity re-raises the last failure")  # pragma: no cover
+
+    async def _attempt(self, req: JudgeRequest, mode: str, kwargs: dict[str, Any], extra: dict[str, Any],
+                       attempts: Attempts) -> Parsed:
+        """One HTTP attempt through the rate limits, parsed; raises what the retry policy judges."""
+        charged = await self._admit(kwargs)
+        try:
+            raw = await self._call(kwargs, extra, attempts)
+        except ValueError as e:  # undecodable JSON, or a body the SDK's models reject
+            raise BodyError(f"malformed response body ({type(e).__name__}: {e})") from e
+        except Exception as e:
+            status = getattr(e, "status_code", None)
+            if not self.observes_headers:
+                self.rate.observe(status, _error_headers(e), retry_after_s(e))
+            if status == 429:
+                self.rate.settle(charged, 0, None)  # refused: the server charged nothing
+            raise
+        if not self.observes_headers:
+            self.rate.observe(200, _sdk_headers(raw))
+        parsed = parse_response(raw, req, mode, self.opts.logprob_floor)
+        self.rate.settle(charged, None if parsed.prompt_tokens is None else
+                         parsed.prompt_tokens + (parsed.completion_tokens or 0), parsed.completion_tokens)
+        return parsed
 
     async def _admit(self, kwargs: dict[str, Any]) -> float:
         """Wait for the rate limits; returns the tokens charged for this attempt."""

@@ -15,8 +15,6 @@ import re
 import time
 from typing import Any
 
-from .retrying import _header
-
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -196,12 +194,23 @@ class RateControl:
             self._grow()
 
     def _learn(self, headers: Any) -> None:
+        try:
+            items = headers.items()
+        except AttributeError:
+            return
+        found: dict[str, str] = {}
+        for k, v in items:  # one pass over the answer's headers (the first of a repeated name counts)
+            k = str(k).lower()
+            if k.startswith("x-ratelimit-") and k not in found:
+                found[k] = str(v)
+        if not found:
+            return
         changed = False
-        window = parse_duration(_header(headers, "x-ratelimit-window"))
+        window = parse_duration(found.get("x-ratelimit-window"))
         if window and self.learned.get("window_s") != window:
             self.learned["window_s"], changed = window, True
         for name in ("requests", "tokens"):
-            v = _header(headers, f"x-ratelimit-limit-{name}")
+            v = found.get(f"x-ratelimit-limit-{name}")
             try:
                 limit = float(v) if v is not None else None
             except ValueError:
