@@ -77,10 +77,9 @@ class LiteLLMBackend(ApiBackend):
         raise ConfigError(f"backend 'litellm': {self.model} needs {' and '.join(missing)}: set it in the environment "
                           f"or add it to {describe_credentials_location()}")
 
-    async def _call(self, kwargs: dict[str, Any], extra_body: dict[str, Any], attempts: Attempts) -> Any:
-        attempts.n += 1
-        call: dict[str, Any] = {"model": self.model, **kwargs, "timeout": self.opts.timeout, "num_retries": 0,
-                                "max_retries": 0}
+    def _fixed_arguments(self) -> dict[str, Any]:
+        """The acompletion arguments that are the same for every request of this backend (built once)."""
+        call: dict[str, Any] = {"model": self.model, "timeout": self.opts.timeout, "num_retries": 0, "max_retries": 0}
         if self.opts.base_url:
             call["api_base"] = self.opts.base_url
         for name in ("organization", "api_version"):
@@ -92,6 +91,16 @@ class LiteLLMBackend(ApiBackend):
             call["api_key"] = self.key.key
         elif self.key.source.startswith("none"):
             call["api_key"] = NO_KEY
+        return call
+
+    async def _call(self, kwargs: dict[str, Any], extra_body: dict[str, Any], attempts: Attempts) -> Any:
+        attempts.n += 1
+        fixed = self.__dict__.get("_fixed")
+        if fixed is None:
+            fixed = self._fixed = self._fixed_arguments()
+        call = {**fixed, **kwargs}
+        if "extra_headers" in fixed:  # a fresh dict per call: litellm may add to it
+            call["extra_headers"] = dict(fixed["extra_headers"])
         if extra_body:
             call["extra_body"] = extra_body
         return await self._litellm.acompletion(**call)
