@@ -1,10 +1,10 @@
 """The first attempt of a request runs outside tenacity; from a failure on, the retry policy decides as before."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
+from judgebench_api import base
 from judgebench_api.base import ApiBackend
 
 from .api_helpers import sample_requests
@@ -49,15 +49,19 @@ class Scripted(ApiBackend):
 
 @pytest.fixture
 def sleeps(monkeypatch):
-    """The pauses the retry policy asks for (not waited: the test does not depend on time)."""
+    """The pauses this module's retry policy asks for (recorded, not waited: the test does not depend on time)."""
     asked: list[float] = []
-    real = asyncio.sleep
+    real = base.make_retrying
 
-    async def record(delay: float, result: Any = None) -> Any:
+    async def record(delay: float) -> None:
         asked.append(float(delay))
-        return await real(0, result)
 
-    monkeypatch.setattr(asyncio, "sleep", record)
+    def make(*args: Any, **kwargs: Any) -> Any:
+        retrying = real(*args, **kwargs)
+        retrying.sleep = record
+        return retrying
+
+    monkeypatch.setattr(base, "make_retrying", make)
     return asked
 
 
