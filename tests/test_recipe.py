@@ -72,3 +72,25 @@ def test_train_items_is_a_seeded_proportional_sample_of_the_train_side(tmp_path,
         assert abs(got - 200 * total / len(full["train"])) <= 1, name
     again = runner().sample_train(tmp_path / "split", tmp_path / "again", recipe, 200)
     assert load_split(again)["train"] == sample["train"]  # seeded
+
+
+def test_margins_split_position_from_content(tmp_path):
+    import json
+    import sqlite3
+
+    spec = importlib.util.spec_from_file_location("margins", ROOT / "recipes" / "margins.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    db = sqlite3.connect(tmp_path / "judgments.sqlite")
+    db.execute("CREATE TABLE judgments (task TEXT, example_id TEXT, slot TEXT, status TEXT, choice_logprobs TEXT)")
+    rows = {"x": (1.5, 0.5), "y": (1.0, -1.0), "z": (-1.0, 2.0)}  # margins A−B in order 0-1 and 1-0
+    for ex, (m1, m2) in rows.items():
+        for slot, m in (("0-1", m1), ("1-0", m2)):
+            db.execute("INSERT INTO judgments VALUES ('t', ?, ?, 'ok', ?)", (ex, slot, json.dumps({"A": m, "B": 0.0})))
+    db.execute("INSERT INTO judgments VALUES ('t', 'lonely', '0-1', 'ok', ?)", (json.dumps({"A": 1, "B": 0}),))
+    db.commit()
+    d = mod.decompose(tmp_path)
+    assert d["n"] == 3  # an item judged in one order only is left out
+    assert d["position_mean"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)
+    assert d["content_sd"] == pytest.approx(__import__("statistics").pstdev([0.5, 1.0, -1.5]))
+    assert d["consistency"] == pytest.approx(2 / 3)  # y and z flip the letter with the order: the same candidate
