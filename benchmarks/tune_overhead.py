@@ -13,9 +13,10 @@ Row 2 — the verdict fast path (``judgebench_dpo.fastpath``) vs plain ``trl.DPO
 same config (LoRA, batch 8, gradient checkpointing, the real SmolLM2-135M-Instruct, ~1,024-token prompts): wall
 time per pair (the fast path's reference pass before training included), peak RSS of each side (a fresh process
 each), and the first batch's loss of each (equal within 1e-4 is the target).  Targets: ≥ 2.5× faster per pair,
-peak RSS ≤ 3 GB.
+peak RSS ≤ 3 GB.  Both sides run under the glibc malloc settings ``judgebench tune`` uses (judgebench/malloc.py);
+``--compare-malloc`` adds the fast path under glibc's defaults, to show what they cost in memory.
 
-    python benchmarks/tune_overhead.py --fast-path [--steps 2] [--prompt-tokens 1024] [--batch 8]
+    python benchmarks/tune_overhead.py --fast-path [--steps 2] [--prompt-tokens 1024] [--batch 8] [--compare-malloc]
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from judgebench.malloc import OPT_OUT, training_env
 
 MAKE_TINY = """
 import sys, torch
@@ -162,31 +165,37 @@ def fast_path_row(args: argparse.Namespace) -> None:
         rows_file = Path(tmp) / "pairs.jsonl"
         rows = long_verdict_pairs(n_examples, args.prompt_tokens)
         rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        env = training_env({**os.environ, "TOKENIZERS_PARALLELISM": "false"})  # what `judgebench tune` runs under
+        sides = [("plain", "plain", env), ("fast", "fast", env)]
+        if args.compare_malloc:
+            sides.append(("fast, glibc malloc defaults", "fast",
+                          {k: v for k, v in env.items() if k != "GLIBC_TUNABLES"} | {OPT_OUT: "default"}))
         res = {}
-        for side in ("plain", "fast"):
+        for label, side, side_env in sides:
             p = subprocess.run([sys.executable, "-c", FAST_WORKER, side, str(rows_file), str(args.steps),
-                                str(args.batch), str(Path(tmp) / side)], env=env, capture_output=True, text=True)
+                                str(args.batch), str(Path(tmp) / side)], env=side_env, capture_output=True, text=True)
             if p.returncode != 0:
-                raise SystemExit(f"{side} worker failed ({p.returncode}):\n{p.stderr[-3000:]}")
-            res[side] = json.loads(p.stdout.strip().splitlines()[-1])
+                raise SystemExit(f"{label} worker failed ({p.returncode}):\n{p.stderr[-3000:]}")
+            res[label] = json.loads(p.stdout.strip().splitlines()[-1])
     plain, fast = res["plain"], res["fast"]
     per = {k: v["wall_s"] / v["pairs"] for k, v in res.items()}
     speedup = per["plain"] / per["fast"]
     dloss = abs(plain["first_batch_loss"] - fast["first_batch_loss"])
     print(f"verdict fast path vs plain trl DPOTrainer on the same verdict pairs, same config "
           f"({len(rows)} pairs, batch {args.batch}, {args.steps} steps, ~{args.prompt_tokens}-token prompts, LoRA r16, "
-          f"gradient checkpointing, SmolLM2-135M-Instruct, {torch_threads()} threads)")
-    for k in ("plain", "fast"):
+          f"gradient checkpointing, SmolLM2-135M-Instruct, {torch_threads()} threads; "
+          f"GLIBC_TUNABLES={env.get('GLIBC_TUNABLES', '(none: not glibc)')}, as `judgebench tune` sets it)")
+    for k in res:
         print(f"  {k:5s}: {per[k]:.2f} s/pair (wall {res[k]['wall_s']:.1f} s incl. {res[k]['build_s']:.1f} s setup"
-              f"{' and reference pass' if k == 'fast' else ''}), peak RSS {res[k]['peak_rss_gib']:.2f} GiB, "
+              f"{' and reference pass' if k.startswith('fast') else ''}), peak RSS {res[k]['peak_rss_gib']:.2f} GiB, "
               f"first-batch loss {res[k]['first_batch_loss']:.6f}")
     print(f"  speedup per pair: {speedup:.2f}x (target >= 2.5: {'met' if speedup >= 2.5 else 'MISSED'}); "
           f"fast peak RSS {fast['peak_rss_gib']:.2f} GiB (target <= 3: {'met' if fast['peak_rss_gib'] <= 3 else 'MISSED'}); "
           f"|loss diff| {dloss:.2e} (target <= 1e-4: {'met' if dloss <= 1e-4 else 'MISSED'})")
-    print(f"  bound: plain trl runs prompt+chosen and prompt+rejected (2 prompt passes per pair, plus 2 reference "
-          f"passes each step); the fast path runs 1 (plus 1 reference pass once) -> at most ~2x fewer tokens per step "
-          f"in one epoch, approaching ~2.5x only as epochs amortise the reference pass")
+    print("  why: plain trl runs prompt+chosen and prompt+rejected (2 prompt passes per pair, plus 2 reference "
+          "passes each step) and projects every position onto the whole vocabulary; the fast path runs each prompt "
+          "once (plus one reference pass before training) and projects only the verdict positions — the token "
+          "count alone gives ~2x, the skipped vocabulary projections the rest")
 
 
 def torch_threads() -> int:
@@ -203,6 +212,8 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=16, help="training examples of the sample task (2 pairs each)")
     ap.add_argument("--steps", type=int, default=None, help="DPO steps (row 1: default 8 at batch 4; row 2: default 2)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--compare-malloc", action="store_true",
+                    help="row 2: also run the fast path under glibc's default malloc settings (what the peak RSS was)")
     args = ap.parse_args()
     if args.fast_path:
         args.steps = args.steps or 2

@@ -70,6 +70,10 @@ def quiet_libraries(keep_warnings: bool = False) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["tune"]:  # the process's own entry: glibc reads its tunables at start
+        from .malloc import reexec_for_training
+
+        reexec_for_training()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser(argv)
