@@ -56,7 +56,8 @@ def reexec_for_training(argv: Sequence[str] | None = None) -> None:
     env = training_env()
     if env.get("GLIBC_TUNABLES", "") == os.environ.get("GLIBC_TUNABLES", ""):
         return
-    args = list(argv) if argv is not None else [sys.executable, *getattr(sys, "orig_argv", [sys.executable, *sys.argv])[1:]]
+    original = getattr(sys, "orig_argv", [sys.executable, *sys.argv])  # Python >= 3.10 keeps `-m …` / `-c …`
+    args = list(argv) if argv is not None else [sys.executable, *original[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, args, env)
