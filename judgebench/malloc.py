@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 #: the tunables set for training (name -> value)
 TUNABLES = {"glibc.malloc.hugetlb": "1", "glibc.malloc.mmap_threshold": "4194304"}
@@ -47,20 +47,20 @@ def training_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
-def reexec_for_training(argv: Sequence[str] | None = None) -> None:
+def reexec_for_training() -> None:
     """Replace this process by itself with :func:`training_env` when the settings apply and are missing.
 
-    Only for a process's own entry point (the ``judgebench`` command): ``argv`` defaults to the interpreter's
-    original command line, so ``judgebench tune …``, ``python -m judgebench.cli tune …`` and ``python -c …`` all
-    come back the same way.  Returns (doing nothing) when nothing is missing, so the new process does not loop."""
+    Only for a process's own entry point (the ``judgebench`` command): the interpreter's original command line is
+    re-run, so ``judgebench tune …``, ``python -m judgebench.cli tune …`` and ``python -c …`` all come back the same
+    way.  Returns (doing nothing) when nothing is missing, so the new process does not loop, and where the
+    interpreter cannot be located (an embedded Python)."""
     env = training_env()
-    if env.get("GLIBC_TUNABLES", "") == os.environ.get("GLIBC_TUNABLES", ""):
+    if not sys.executable or env.get("GLIBC_TUNABLES", "") == os.environ.get("GLIBC_TUNABLES", ""):
         return
     original = getattr(sys, "orig_argv", [sys.executable, *sys.argv])  # Python >= 3.10 keeps `-m …` / `-c …`
-    args = list(argv) if argv is not None else [sys.executable, *original[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, args, env)
+    os.execve(sys.executable, [sys.executable, *original[1:]], env)
 
 
 __all__ = ["TUNABLES", "applies", "merged_tunables", "reexec_for_training", "training_env"]
