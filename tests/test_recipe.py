@@ -94,3 +94,42 @@ def test_margins_split_position_from_content(tmp_path):
     assert d["position_mean"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)
     assert d["content_sd"] == pytest.approx(__import__("statistics").pstdev([0.5, 1.0, -1.5]))
     assert d["consistency"] == pytest.approx(2 / 3)  # y and z flip the letter with the order: the same candidate
+
+
+def test_rebuild_check_compares_weights_and_stored_verdicts(tmp_path, capsys):
+    import json
+    import sqlite3
+
+    import torch
+    from safetensors.torch import save_file
+
+    from judgebench.store import _RUN_SCHEMA
+
+    spec = importlib.util.spec_from_file_location("rebuild_check", ROOT / "recipes" / "rebuild_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    a = {"x.lora_A.weight": torch.tensor([[3.0, 4.0]]), "x.lora_B.weight": torch.zeros(2, 1)}
+    b = {"x.lora_A.weight": torch.tensor([[3.0, 4.5]]), "x.lora_B.weight": torch.zeros(2, 1)}
+    for name, tensors in (("ja", a), ("jb", b), ("jc", a)):
+        (tmp_path / name).mkdir()
+        save_file(tensors, str(tmp_path / name / mod.WEIGHTS))
+    runs = []
+    for name, verdicts in (("ra", ["A", "B", "A"]), ("rb", ["A", "A", "A"])):
+        (tmp_path / name).mkdir()
+        db = sqlite3.connect(tmp_path / name / "judgments.sqlite")
+        db.executescript(_RUN_SCHEMA)
+        for i, v in enumerate(verdicts):
+            margin = 1.0 if v == "A" else -1.0
+            db.execute("INSERT INTO judgments (key, task, example_id, slot, status, verdict, choice_logprobs) "
+                       "VALUES (?, 't', ?, '0-1', 'ok', ?, ?)",
+                       (f"k{i}", f"e{i}", v, json.dumps({"A": margin, "B": 0.0})))
+        db.execute("INSERT INTO judgments (key, task, example_id, slot, status) VALUES ('err', 't', 'e9', '0-1', "
+                   "'error')")
+        db.commit()
+        runs.append(tmp_path / name)
+    assert mod.main([str(tmp_path / "ja"), str(tmp_path / "jc")]) == 0
+    assert "identical files" in capsys.readouterr().out
+    assert mod.main([str(tmp_path / "ja"), str(tmp_path / "jb"), "--runs", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    assert "different files" in out and "max |a - b| 0.5" in out and "relative L2 0.1" in out  # 0.5 / 5
+    assert "3 judgments in both runs, 66.7 % the same" in out and "largest A-B margin difference 2" in out

