@@ -68,3 +68,27 @@ def test_cli_run_caches_by_fingerprint_and_counts_truncations(tiny_copy, tmp_pat
     manifest = json.loads((tmp_path / "r1" / "manifest.json").read_text())
     assert manifest["backend"]["fingerprint"] == HFBackend(str(tiny_copy), max_length=400).fingerprint()
     assert manifest["backend"]["info"]["dtype"] == "float32"
+
+
+def test_adapter_digest_ignores_the_order_peft_writes_its_module_sets_in(tmp_path):
+    """peft saves ``target_modules`` in a set's iteration order, which differs between processes: a bit-identical
+    rebuild of an adapter must keep its identity (and its cached judgments)."""
+    from judgebench_hf.digest import adapter_digest
+
+    cfg = {"peft_type": "LORA", "r": 16, "target_modules": ["q_proj", "v_proj", "o_proj"],
+           "layers_to_transform": [2, 1], "base_model_name_or_path": "/somewhere/base"}
+    dirs = []
+    for name, modules, layers, weights, base in (("a", ["q_proj", "v_proj", "o_proj"], [2, 1], b"w1", "/x"),
+                                                 ("b", ["o_proj", "q_proj", "v_proj"], [1, 2], b"w1", "/y"),
+                                                 ("c", ["q_proj", "v_proj", "o_proj"], [2, 1], b"w2", "/x"),
+                                                 ("d", ["q_proj", "v_proj"], [2, 1], b"w1", "/x")):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "adapter_config.json").write_text(json.dumps({**cfg, "target_modules": modules,
+                                                           "layers_to_transform": layers,
+                                                           "base_model_name_or_path": base}))
+        (d / "adapter_model.safetensors").write_bytes(weights)
+        dirs.append(adapter_digest(d))
+    a, b, c, d = dirs
+    assert a == b  # same weights, same sets in another order, base elsewhere: the same adapter
+    assert a != c and a != d  # other weights, or another set of modules: another adapter

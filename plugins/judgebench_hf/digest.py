@@ -108,8 +108,15 @@ def weights_digest(directory: Path) -> str:
     return stable_hash(sorted(file_digests(directory, files).items()), 40)
 
 
+#: adapter_config.json lists that peft treats as sets: it writes ``target_modules`` in a Python set's iteration
+#: order, which changes from one process to the next (string hashing is randomised), so two builds of the same
+#: adapter would otherwise get two identities — and the second would pay for every cached judgment again
+UNORDERED_KEYS = ("target_modules", "modules_to_save", "exclude_modules", "layers_to_transform")
+
+
 def adapter_digest(directory: Path) -> str:
-    """A PEFT adapter's identity: its weights' sha256 and its adapter_config.json (parsed, key-order free)."""
+    """A PEFT adapter's identity: its weights' sha256 and its adapter_config.json (parsed, key-order free, the
+    set-like lists sorted)."""
     files = weight_files(directory)
     if not files:
         raise FileNotFoundError(f"no adapter weights (adapter_model.safetensors) in {directory}")
@@ -117,4 +124,8 @@ def adapter_digest(directory: Path) -> str:
     # where the base came from is not part of the adapter's identity (the base has its own digest)
     config.pop("base_model_name_or_path", None)
     config.pop("revision", None)
+    for key in UNORDERED_KEYS:
+        value = config.get(key)
+        if isinstance(value, list) and len({type(v) for v in value}) == 1 and isinstance(value[0], (str, int)):
+            config[key] = sorted(value)
     return stable_hash({"weights": sorted(file_digests(directory, files).items()), "config": config}, 40)
