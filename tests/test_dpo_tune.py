@@ -207,3 +207,23 @@ def test_resume_after_kill(tiny_base, tmp_path):
     assert prov["status"] == "complete" and prov["resumed_from"].startswith(str(out / "checkpoints" / "checkpoint-"))
     assert prov["global_step"] == 60
     assert [h["step"] for h in prov["log_history"] if "loss" in h] == list(range(1, 61))
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
+    """A kill -9 during a save leaves a checkpoint directory without (or with a truncated) trainer_state.json, the
+    file the trainer writes last: resuming starts from the newest complete one and clears the broken ones."""
+    from judgebench_dpo.tuner import last_checkpoint
+
+    ckpts = tmp_path / "checkpoints"
+    assert last_checkpoint(ckpts) is None  # nothing trained yet
+    for step, state in ((2, '{"global_step": 2}'), (10, '{"global_step": 10}'), (12, None), (14, '{"global_st')):
+        d = ckpts / f"checkpoint-{step}"
+        d.mkdir(parents=True)
+        (d / "adapter_model.safetensors").write_bytes(b"x")
+        if state is not None:
+            (d / "trainer_state.json").write_text(state)
+    (ckpts / "checkpoint-99.tmp").mkdir()  # not a checkpoint name: ignored, left alone
+    assert last_checkpoint(ckpts, prune=False) == str(ckpts / "checkpoint-10")  # 10 > 2 numerically, not as text
+    assert (ckpts / "checkpoint-12").exists() and (ckpts / "checkpoint-14").exists()  # only the writer prunes
+    assert last_checkpoint(ckpts) == str(ckpts / "checkpoint-10")
+    assert sorted(p.name for p in ckpts.iterdir()) == ["checkpoint-10", "checkpoint-2", "checkpoint-99.tmp"]

@@ -60,7 +60,7 @@ class DPOTuner(Tuner):
             main = trainer.is_world_process_zero()  # under `accelerate launch` only rank 0 writes files
             if main:
                 provenance.write(out_dir, record)
-            resume = last_checkpoint(out_dir / CHECKPOINTS)
+            resume = last_checkpoint(out_dir / CHECKPOINTS, prune=main)
             result = trainer.train(resume_from_checkpoint=resume)
             trainer.save_model(str(out_dir))  # rank 0 only, by the trainer itself
             if main:
@@ -96,12 +96,31 @@ def tuned_spec(out_dir: Path, base: BackendSpec, cfg: TuneConfig) -> BackendSpec
     return BackendSpec("lora", str(out_dir), {"base": model, **dict(base.options)})
 
 
-def last_checkpoint(ckpt_dir: Path) -> str | None:
+def last_checkpoint(ckpt_dir: Path, prune: bool = True) -> str | None:
+    """The newest *complete* checkpoint under ``ckpt_dir``.  The trainer writes ``trainer_state.json`` last (after
+    the weights, optimizer, scheduler and RNG states), so a checkpoint directory without a readable one was cut off
+    by a kill while saving: it cannot be resumed from, and with ``prune`` (the process that writes files) it is
+    removed, so that the trainer saves that step again into a clean directory."""
     if not ckpt_dir.is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
+    import re
+    import shutil
 
-    return get_last_checkpoint(str(ckpt_dir))
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    found = []
+    for p in ckpt_dir.iterdir():
+        m = re.fullmatch(rf"{re.escape(PREFIX_CHECKPOINT_DIR)}-(\d+)", p.name)
+        if m and p.is_dir():
+            found.append((int(m.group(1)), p))
+    for _, p in sorted(found, reverse=True):
+        try:
+            json.loads((p / "trainer_state.json").read_text(encoding="utf-8"))
+            return str(p)
+        except (OSError, ValueError):
+            if prune:
+                shutil.rmtree(p, ignore_errors=True)
+    return None
 
 
 def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: Any, peft_config: Any,
