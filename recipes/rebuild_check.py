@@ -2,9 +2,8 @@
 `python recipes/rebuild_check.py JUDGE_A JUDGE_B [--runs RUN_A RUN_B]`.
 
 JUDGE_A / JUDGE_B are directories holding an ``adapter_model.safetensors`` (a `judgebench tune` output, or the
-shipped ``plugins/judgebench_hf/judges/smollm2-judge``).  Prints whether the weight files are identical, and
-otherwise, per tensor and over all, the largest absolute difference and the relative L2 distance
-(‖a − b‖ / ‖a‖).  With ``--runs`` (the two judges' run directories on the same items) it also compares their
+shipped ``plugins/judgebench_hf/judges/smollm2-judge``).  Prints whether the weight files are identical, and over all
+tensors the largest absolute difference and the relative L2 distance (‖a − b‖ / ‖a‖).  With ``--runs`` (the two judges' run directories on the same items) it also compares their
 stored verdicts: the share of judgments with the same verdict and the largest difference of the A−B log-prob
 margins.  Tensors stored in a lower precision are compared in float32.
 """
@@ -47,6 +46,8 @@ def compare_weights(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdicts(run: Path) -> dict[tuple[str, str, str], tuple[str | None, float | None]]:
+    if not (run / "judgments.sqlite").is_file():
+        raise SystemExit(f"{run}: not a run directory (no judgments.sqlite)")
     db = sqlite3.connect(f"file:{run / 'judgments.sqlite'}?mode=ro", uri=True)
     out = {}
     for task, ex, slot, verdict, lp in db.execute("SELECT task, example_id, slot, verdict, choice_logprobs "

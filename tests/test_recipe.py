@@ -133,3 +133,5 @@ def test_rebuild_check_compares_weights_and_stored_verdicts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "different files" in out and "max |a - b| 0.5" in out and "relative L2 0.1" in out  # 0.5 / 5
     assert "3 judgments in both runs, 66.7 % the same" in out and "largest A-B margin difference 2" in out
+    with pytest.raises(SystemExit, match="not a run directory"):
+        mod.main([str(tmp_path / "ja"), str(tmp_path / "jb"), "--runs", str(runs[0]), str(tmp_path / "ja")])
