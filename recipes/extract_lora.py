@@ -1,0 +1,121 @@
+"""Turn a full-parameter tuned judge into a small LoRA adapter: `python recipes/extract_lora.py TUNED_DIR OUT_DIR`.
+
+A full-parameter `judgebench tune` run (`lora: false`) writes a whole model (≈ 540 MB for SmolLM2-135M in float32),
+too large to ship.  Most of what training changed can be carried by a low-rank adapter: for every linear layer the
+weight change ΔW = W_tuned − W_base is factored by truncated SVD, ΔW ≈ U_r S_r V_rᵀ, and stored as a PEFT LoRA pair
+(lora_B = U_r S_r^½, lora_A = S_r^½ V_rᵀ, lora_alpha = r, so the adapter adds exactly that rank-r product).  Norm
+weights (a few KB) are stored whole (`modules_to_save`); the embedding matrix (tied to the output layer in SmolLM2)
+keeps the changed rows of the `--token-rows` most-changed tokens (`trainable_token_indices`) — the verdict tokens'
+output rows among them — and drops the rest.  The adapter is written by PEFT itself (`save_pretrained`), so any
+`lora:` judge loads it; the script prints, per part, how much of the weight change the adapter keeps (relative
+Frobenius norm of what is dropped).
+
+    python recipes/extract_lora.py work/sweep/F1/judges/<id> work/sweep/F1/extracted-r16 --rank 16
+    judgebench run --backend lora:work/sweep/F1/extracted-r16 --task judge-mix --ids-file <validation test.json>
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+NORMS = ("input_layernorm", "post_attention_layernorm", "norm")
+
+
+def base_dir(tuned: Path, base: str | None) -> str:
+    """The base model directory: --base, else the tuned judge's backend.yaml `model` base (the embedded smollm2)."""
+    if base:
+        return base
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+    from judgebench_hf.embedded import ensure_smollm2
+
+    return str(ensure_smollm2())
+
+
+def lowrank(delta, rank: int):
+    """(A, B, dropped share) with B @ A the best rank-`rank` approximation of `delta` (Eckart–Young)."""
+    import torch
+
+    u, s, vh = torch.linalg.svd(delta.double(), full_matrices=False)
+    r = min(rank, s.numel())
+    root = s[:r].sqrt()
+    b = (u[:, :r] * root).float()
+    a = (root[:, None] * vh[:r]).float()
+    total = float(s.pow(2).sum())
+    kept = float(s[:r].pow(2).sum())
+    return a, b, max(0.0, (total - kept) / total) ** 0.5 if total > 0 else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("tuned", type=Path, help="directory of a full-parameter tuned judge (config.json, safetensors)")
+    ap.add_argument("out", type=Path, help="where the adapter goes")
+    ap.add_argument("--base", help="base model directory (default: the embedded smollm2)")
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--token-rows", type=int, default=256, help="changed embedding rows kept (0: none)")
+    ap.add_argument("--no-norms", action="store_true", help="drop the norm weights' change")
+    args = ap.parse_args(argv)
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base_path = base_dir(args.tuned, args.base)
+    tuned = AutoModelForCausalLM.from_pretrained(str(args.tuned), dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    tuned_sd = tuned.state_dict()
+    emb_key = "model.embed_tokens.weight"
+    emb_delta = tuned_sd[emb_key] - base.state_dict()[emb_key]
+    row_norms = emb_delta.norm(dim=1)
+    rows = []
+    if args.token_rows > 0:
+        rows = sorted(int(i) for i in torch.topk(row_norms, args.token_rows).indices)
+    cfg = LoraConfig(r=args.rank, lora_alpha=args.rank, lora_dropout=0.0, target_modules=list(TARGETS),
+                     modules_to_save=None if args.no_norms else list(NORMS),
+                     trainable_token_indices={"embed_tokens": rows} if rows else None,
+                     ensure_weight_tying=bool(rows), task_type="CAUSAL_LM")
+    model = get_peft_model(base, cfg)
+    dropped: dict[str, list[float]] = {}
+    changed: dict[str, float] = {}
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in TARGETS and hasattr(module, "lora_A"):
+                key = name.split("base_model.model.", 1)[1] + ".weight"
+                delta = tuned_sd[key] - module.base_layer.weight
+                a, b, lost = lowrank(delta, args.rank)
+                module.lora_A["default"].weight.copy_(a)
+                module.lora_B["default"].weight.copy_(b)
+                dropped.setdefault(leaf, []).append(lost)
+                changed[leaf] = changed.get(leaf, 0.0) + float(delta.pow(2).sum())
+            elif leaf in NORMS and hasattr(module, "modules_to_save"):
+                key = name.split("base_model.model.", 1)[1] + ".weight"
+                module.modules_to_save["default"].weight.copy_(tuned_sd[key])
+                changed["norms"] = changed.get("norms", 0.0) + float(
+                    (tuned_sd[key] - module.original_module.weight).pow(2).sum())
+            elif name.endswith("embed_tokens.token_adapter"):  # holds the rows' new values (the output layer's too)
+                module.trainable_tokens_delta["default"].copy_(tuned_sd[emb_key][rows])
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(args.out))
+    cfg_path = args.out / "adapter_config.json"
+    saved = json.loads(cfg_path.read_text())
+    saved["base_model_name_or_path"] = base_path
+    cfg_path.write_text(json.dumps(saved, indent=2, sort_keys=True))
+    emb_total = float(emb_delta.pow(2).sum())
+    emb_kept = float(row_norms[rows].pow(2).sum()) if rows else 0.0
+    print(f"adapter: {args.out} ({sum(p.stat().st_size for p in args.out.iterdir()) / 1e6:.2f} MB), rank {args.rank}")
+    print(f"{'part':<12} {'|ΔW|_F':>9} {'dropped (relative, mean over layers)':>38}")
+    for leaf in TARGETS:
+        vals = dropped.get(leaf, [])
+        print(f"{leaf:<12} {changed.get(leaf, 0.0) ** 0.5:9.4f} {sum(vals) / max(len(vals), 1):38.3f}")
+    print(f"{'norms':<12} {changed.get('norms', 0.0) ** 0.5:9.4f} {(1.0 if args.no_norms else 0.0):38.3f}")
+    print(f"{'embeddings':<12} {emb_total ** 0.5:9.4f} "
+          f"{(max(0.0, (emb_total - emb_kept) / emb_total) ** 0.5 if emb_total else 0.0):38.3f}"
+          f"   ({len(rows)} of {emb_delta.shape[0]} rows kept)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
