@@ -182,12 +182,13 @@ def load_run(path: str | Path) -> Results:
 def compare(*runs: Results | str | Path, intersect: bool = False, seed: int = 0) -> Comparison:
     """Compare runs (the first is the reference); refuses runs that differ unless ``intersect=True``."""
     from . import results
-    from .report.compare import build_comparison
+    from .report.compare import add_calibrated, build_comparison
 
     if len(runs) < 2:
         raise ConfigError("compare() needs at least two runs")
     loaded = [results.load_run(r.run_dir if isinstance(r, Results) else r) for r in runs]
-    return Comparison(build_comparison(loaded, reference=0, intersect=intersect, seed=seed))
+    c = build_comparison(loaded, reference=0, intersect=intersect, seed=seed)
+    return Comparison(add_calibrated(c, loaded, reference=0, intersect=intersect, seed=seed))
 
 
 def backend_spec(backend: str | BackendSpec | Mapping[str, Any],

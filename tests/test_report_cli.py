@@ -11,7 +11,7 @@ from scipy.stats import binomtest
 
 from judgebench.commands import compare, report
 from judgebench.errors import JudgebenchError
-from judgebench.report.compare import build_comparison, official_scorer
+from judgebench.report.compare import add_calibrated, build_comparison, official_scorer
 from judgebench.report.html import plots
 from judgebench.results import load_run
 
@@ -178,7 +178,9 @@ def test_latex_tables_and_judge_labels(real_runs, tmp_path):
               str(out)) == 0
     tex = out.read_text()
     body = [line for line in tex.splitlines() if not line.startswith("%")]
-    c = build_comparison([load_run(r) for r in runs], labels={runs[1]: "coin flip_1", "longer": "Longer & co"})
+    labels = {runs[1]: "coin flip_1", "longer": "Longer & co"}
+    loaded = [load_run(r) for r in runs]
+    c = add_calibrated(build_comparison(loaded, labels=labels), loaded, labels=labels)
     from judgebench.report.sections import tables
 
     assert tex.count("\\begin{table}") == len(tables(c)) and tex.count("\\toprule") == len(tables(c))
@@ -187,3 +189,24 @@ def test_latex_tables_and_judge_labels(real_runs, tmp_path):
     assert not [line for line in bare if re.search(r"(?<!\\)[%&_#$]", line)]  # every special character escaped
     assert c["labels"] == {"longer": "Longer & co", "random": "coin flip_1"}
     assert jb("report", *runs, "--label", f"{runs[0]}=same", "--label", f"{runs[1]}=same") == 2
+
+
+def test_compare_adds_position_calibrated_scores_with_a_paired_test(real_runs, capsys, tmp_path):
+    """Runs judged in both orders get a labelled position-calibrated table beside the strict one (its score is each
+    item's both-orders decision, paired against the reference); a fixed-rule benchmark (RewardBench 2) gets none."""
+    a, b = real_runs["choice_longer"], real_runs["choice_random"]
+    assert jb("compare", str(a), str(b)) == 0
+    out = capsys.readouterr().out
+    assert "Position-calibrated score (both orders decided together)" in out and "sample (calibrated)" in out
+    assert out.index("Difference vs") < out.index("Position-calibrated score")
+    assert jb("compare", str(a), str(b), "--format", "json", "--out", str(tmp_path / "c.json")) == 0
+    c = json.loads((tmp_path / "c.json").read_text())
+    rows = {r["run"]: r for r in c["calibrated"]["rows"] if r["category"] == "all"}
+    for run_dir in (a, b):
+        items = [it for it in load_run(run_dir).items if it.status == "ok"]
+        want = sum(float(it.details["calibrated"]["score"]) for it in items) / len(items)
+        assert rows[run_dir.name]["score"] == pytest.approx(want) and rows[run_dir.name]["n"] == len(items)
+    other = rows[b.name]
+    assert other["paired_n"] == 140 and other["p_value"] is not None and other["wins"] + other["losses"] > 0
+    assert jb("compare", str(real_runs["ties_longer"]), str(real_runs["ties_random"])) == 0
+    assert "Position-calibrated" not in capsys.readouterr().out

@@ -140,7 +140,9 @@ def test_html_report_renders_tables_and_plots_offline(real_runs, proxy, tmp_path
     dom = chromium(page, tmp_path, port, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert len(re.findall(r"<svg\b", dom.stdout)) == n_plots
-    assert len(re.findall(r"<table\b", dom.stdout)) == 6  # summary, judges, difference, per category, bias, cost
+    # summary, judges, difference, position-calibrated score, per category, bias, cost
+    assert len(re.findall(r"<table\b", dom.stdout)) == 7
+    assert "Position-calibrated score" in dom.stdout
     assert "Scores by judge and task" in dom.stdout and "baseline:random (generate)" in dom.stdout
     assert len(re.findall(r"class=\"bar\"", dom.stdout)) >= 20
 

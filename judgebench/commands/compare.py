@@ -50,12 +50,13 @@ def load_runs(paths: Sequence[str], reference: str | None) -> tuple[list[Any], i
 
 
 def comparison_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from ..report.compare import build_comparison
+    from ..report.compare import add_calibrated, build_comparison
     from ..report.labels import parse_label_args
 
     labels = parse_label_args(getattr(args, "label", []) or [])
     runs, ref = load_runs(args.runs, args.reference)
-    return build_comparison(runs, reference=ref, intersect=args.intersect, seed=args.seed, labels=labels)
+    c = build_comparison(runs, reference=ref, intersect=args.intersect, seed=args.seed, labels=labels)
+    return add_calibrated(c, runs, reference=ref, intersect=args.intersect, seed=args.seed, labels=labels)
 
 
 def render(c: dict[str, Any], fmt: str, color: bool = False) -> str:

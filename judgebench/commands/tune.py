@@ -171,7 +171,7 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
     CIs, paired difference, exact McNemar and swap (position) consistency.  Where items were judged in both
     orders, the position-calibrated score (``calibrated_verdict``) gets its own, labelled rows.  The run engine's
     contamination guard applies to the tuned judge."""
-    from ..report.compare import build_comparison
+    from ..report.compare import build_comparison, calibrated_run
     from ..results import load_run
     from ..runner import execute
 
@@ -199,28 +199,6 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
             comparison["calibrated"] = {"rows": calibrated["rows"]}
             comparison["summary"] += summary(calibrated, roles)
     return comparison
-
-
-def calibrated_run(run: Any) -> Any:
-    """``run`` scored by balanced position calibration (each item's ``details.calibrated``), as its own task name
-    ``<task> (calibrated)``; None when no item of the run was judged in both orders."""
-    from ..types import stable_hash
-
-    items, names = [], {}
-    for it in run.items:
-        cal = (it.details or {}).get("calibrated")
-        if it.task not in run.tasks:
-            continue
-        if cal is None and it.status == "ok":
-            return None
-        name = names.setdefault(it.task, f"{it.task} (calibrated)")
-        score = cal["score"] if cal is not None else it.score
-        items.append(replace(it, task=name, score=score, details={**(it.details or {}), "consistent": None}))
-    if not items:
-        return None
-    tasks = {names[t]: stable_hash([h, "calibrated"], 16) for t, h in run.tasks.items() if t in names}
-    manifest = {**run.manifest, "tasks": {n: {"aggregate": "micro", "task_hash": h} for n, h in tasks.items()}}
-    return replace(run, items=items, tasks=tasks, manifest=manifest)
 
 
 def pooled_run(run: Any, name: str) -> Any:

@@ -254,3 +254,39 @@ def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = 
 
 
 __all__ = ["Alignment", "build_comparison", "official_paired", "run_groups", "task_aggs"]
+
+
+def calibrated_run(run: Any) -> Any:
+    """``run`` scored by balanced position calibration (each item's ``details.calibrated``), as its own task name
+    ``<task> (calibrated)``; None when an item of the run was not judged in both orders (or no item was)."""
+    from dataclasses import replace
+
+    from ..types import stable_hash
+
+    items, names = [], {}
+    for it in run.items:
+        cal = (it.details or {}).get("calibrated")
+        if it.task not in run.tasks:
+            continue
+        if cal is None and it.status == "ok":
+            return None
+        name = names.setdefault(it.task, f"{it.task} (calibrated)")
+        score = cal["score"] if cal is not None else it.score
+        items.append(replace(it, task=name, score=score, details={**(it.details or {}), "consistent": None}))
+    if not items:
+        return None
+    tasks = {names[t]: stable_hash([h, "calibrated"], 16) for t, h in run.tasks.items() if t in names}
+    manifest = {**run.manifest, "tasks": {n: {"aggregate": "micro", "task_hash": h} for n, h in tasks.items()}}
+    return replace(run, items=items, tasks=tasks, manifest=manifest)
+
+
+def add_calibrated(c: dict[str, Any], runs: Sequence[Any], reference: int = 0, intersect: bool = False,
+                   seed: int = 0, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Add ``c["calibrated"]``: the same runs scored by balanced position calibration, with paired tests against
+    the reference — only when every run judged every item in both orders (a task whose official rule fixes its
+    own aggregation keeps no calibrated score, so it gets none here either)."""
+    cal = [calibrated_run(r) for r in runs]
+    if len(cal) > 1 and all(x is not None for x in cal):
+        c["calibrated"] = {"rows": build_comparison(cal, reference=reference, intersect=intersect, seed=seed,
+                                                    labels=labels)["rows"]}
+    return c
