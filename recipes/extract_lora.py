@@ -10,8 +10,8 @@ output rows among them — and drops the rest.  The adapter is written by PEFT i
 `lora:` judge loads it; the script prints, per part, how much of the weight change the adapter keeps (relative
 Frobenius norm of what is dropped).
 
-    python recipes/extract_lora.py work/sweep/F1/judges/<id> work/sweep/F1/extracted-r16 --rank 16
-    judgebench run --backend lora:work/sweep/F1/extracted-r16 --task judge-mix --ids-file <validation test.json>
+    python recipes/extract_lora.py work/sweep/F1/judges/<id> work/sweep/F1/x8 --rank 8 --token-rows 256
+    judgebench run --backend lora:work/sweep/F1/x8 -o max_length=1024 --task judge-mix --ids-file <validation test.json>
 """
 from __future__ import annotations
 
@@ -24,14 +24,26 @@ TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 NORMS = ("input_layernorm", "post_attention_layernorm", "norm")
 
 
-def base_dir(tuned: Path, base: str | None) -> str:
-    """The base model directory: --base, else the tuned judge's backend.yaml `model` base (the embedded smollm2)."""
+def base_model(prov: dict, base: str | None) -> tuple[str, str]:
+    """(directory to load the base weights from, the base as the adapter names it): --base, else the base recorded in
+    the tuned judge's provenance (its converted directory; named by its alias, e.g. `smollm2`), else the embedded
+    SmolLM2."""
     if base:
-        return base
+        return base, base
+    info = prov.get("base") or {}
+    source, name = info.get("source"), (info.get("spec") or {}).get("model")
+    if source and Path(source).is_dir():
+        return source, name or source
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
     from judgebench_hf.embedded import ensure_smollm2
 
-    return str(ensure_smollm2())
+    return str(ensure_smollm2()), "smollm2"
+
+
+def sha256(path: Path) -> str | None:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def lowrank(delta, rank: int):
@@ -52,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tuned", type=Path, help="directory of a full-parameter tuned judge (config.json, safetensors)")
     ap.add_argument("out", type=Path, help="where the adapter goes")
-    ap.add_argument("--base", help="base model directory (default: the embedded smollm2)")
-    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--base", help="base model directory (default: the tuned judge's recorded base, else smollm2)")
+    ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--token-rows", type=int, default=256, help="changed embedding rows kept (0: none)")
     ap.add_argument("--no-norms", action="store_true", help="drop the norm weights' change")
     args = ap.parse_args(argv)
@@ -62,7 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    base_path = base_dir(args.tuned, args.base)
+    if (args.tuned / "adapter_config.json").is_file():
+        raise SystemExit(f"{args.tuned} is a LoRA judge already (adapter_config.json); nothing to extract")
+    if not (args.tuned / "config.json").is_file() or not list(args.tuned.glob("*.safetensors")):
+        raise SystemExit(f"{args.tuned}: not a full-parameter tuned judge (no config.json and *.safetensors weights)")
+    if args.rank < 1 or args.token_rows < 0:
+        raise SystemExit(f"--rank must be >= 1 and --token-rows >= 0 (got {args.rank}, {args.token_rows})")
+    prov_path = args.tuned / "provenance.json"
+    prov = json.loads(prov_path.read_text()) if prov_path.is_file() else {}
+    base_path, base_ref = base_model(prov, args.base)
     tuned = AutoModelForCausalLM.from_pretrained(str(args.tuned), dtype=torch.float32)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     tuned_sd = tuned.state_dict()
@@ -101,8 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     model.save_pretrained(str(args.out))
     cfg_path = args.out / "adapter_config.json"
     saved = json.loads(cfg_path.read_text())
-    saved["base_model_name_or_path"] = base_path
+    saved["base_model_name_or_path"] = base_ref
     cfg_path.write_text(json.dumps(saved, indent=2, sort_keys=True))
+    lost = {leaf: round(sum(v) / len(v), 4) for leaf, v in dropped.items()}  # relative Frobenius norm dropped
+    if prov:  # the tuned judge's provenance (trained ids, data digests, config, curves) plus how it was extracted
+        prov["extracted"] = {"from": str(args.tuned.resolve()), "rank": args.rank, "token_rows": len(rows),
+                             "norms": not args.no_norms, "base": base_ref,
+                             "dropped_relative_norm_by_module": lost,
+                             "source_weights_sha256": sha256(args.tuned / "model.safetensors")}
+        (args.out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))
     emb_total = float(emb_delta.pow(2).sum())
     emb_kept = float(row_norms[rows].pow(2).sum()) if rows else 0.0
     print(f"adapter: {args.out} ({sum(p.stat().st_size for p in args.out.iterdir()) / 1e6:.2f} MB), rank {args.rank}")

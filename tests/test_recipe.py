@@ -140,6 +140,8 @@ def test_rebuild_check_compares_weights_and_stored_verdicts(tmp_path, capsys):
 def test_extract_lora_carries_a_full_parameter_change_into_a_peft_adapter(tmp_path, capsys):
     """A tuned model whose change is low-rank in every linear layer, in the norms and in a few (tied) embedding rows is
     reproduced exactly by the extracted adapter loaded through PEFT; a lower rank drops a measured share."""
+    import json
+
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -169,10 +171,10 @@ def test_extract_lora_carries_a_full_parameter_change_into_a_peft_adapter(tmp_pa
         want = tuned(ids).logits
         assert (want - base(ids).logits).abs().max() > 0.1
 
-    def extracted(rank: int, rows: int):
+    def extracted(rank: int, rows: int, base: bool = True):
         out = tmp_path / f"r{rank}-{rows}"
-        assert mod.main([str(tmp_path / "tuned"), str(out), "--base", str(tmp_path / "base"), "--rank", str(rank),
-                         "--token-rows", str(rows)]) == 0
+        assert mod.main([str(tmp_path / "tuned"), str(out), "--rank", str(rank), "--token-rows", str(rows)]
+                        + (["--base", str(tmp_path / "base")] if base else [])) == 0
         lm = AutoModelForCausalLM.from_pretrained(tmp_path / "base")
         with torch.no_grad():
             return PeftModel.from_pretrained(lm, str(out)).eval()(ids).logits, capsys.readouterr().out
@@ -183,6 +185,13 @@ def test_extract_lora_carries_a_full_parameter_change_into_a_peft_adapter(tmp_pa
         return float(next(line for line in report.splitlines() if line.startswith(part + " ")).split()[2])
 
     assert "(3 of 97 rows kept)" in report and dropped(report, "q_proj") == 0.0 and dropped(report, "embeddings") == 0.0
-    got, report = extracted(rank=1, rows=1)
+    (tmp_path / "tuned" / "provenance.json").write_text(json.dumps(
+        {"status": "complete", "base": {"source": str(tmp_path / "base"), "spec": {"model": "tiny-base"}}}))
+    got, report = extracted(rank=1, rows=1, base=False)  # the base recorded in the tuned judge's provenance
     assert (got - want).abs().max() > 1e-3
+    prov = json.loads((tmp_path / "r1-1" / "provenance.json").read_text())
+    assert prov["status"] == "complete" and prov["extracted"]["rank"] == 1 and prov["extracted"]["base"] == "tiny-base"
+    assert json.loads((tmp_path / "r1-1" / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny-base"
+    with pytest.raises(SystemExit, match="LoRA judge already"):
+        mod.main([str(tmp_path / "r1-1"), str(tmp_path / "again")])
     assert 0.05 < dropped(report, "q_proj") < 1.0 and 0.05 < dropped(report, "embeddings") < 1.0
