@@ -24,7 +24,9 @@ from typing import Any
 import yaml
 
 KEYS = {"task", "seed", "split", "validation", "base", "base_options", "mode", "limit_per_task", "train_items", "tune",
-        "eval"}
+        "eval", "extract"}
+EXTRACT_KEYS = {"rank", "token_rows"}  # extract: a full-parameter judge made into a LoRA adapter (extract_lora.py)
+HERE = Path(__file__).resolve().parent
 
 
 def load_recipe(path: Path, sets: list[str]) -> dict[str, Any]:
@@ -34,6 +36,9 @@ def load_recipe(path: Path, sets: list[str]) -> dict[str, Any]:
     unknown = sorted(set(recipe) - KEYS)
     if unknown:
         raise SystemExit(f"{path}: unknown key(s) {unknown}; allowed: {sorted(KEYS)}")
+    bad = sorted(set(recipe.get("extract") or {}) - EXTRACT_KEYS)
+    if bad:
+        raise SystemExit(f"{path}: extract: unknown key(s) {bad}; allowed: {sorted(EXTRACT_KEYS)}")
     for s in sets:  # --set dpo.learning_rate=1e-3 (inside `tune:`), or limit_per_task=32 (top level)
         key, eq, val = s.partition("=")
         if not eq:
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [*jb, "tune", "--base", recipe["base"], "--task", task, "--ids-file", str(train_ids), "--out", str(out),
            "--config", str(out / "tune.yaml"), "--seed", seed, "--mode", mode, "--eval", task,
            "--eval-ids-file", str(held_out), "--runs-root", str(work / "runs"), "--quiet"]
-    for k, v in (recipe.get("base_options") or {}).items():
+    base_opts = list((recipe.get("base_options") or {}).items())
+    for k, v in base_opts:
         cmd += ["--base-opt", f"{k}={v}"]
     if limit:
         cmd += ["--limit", str(limit)]
@@ -160,6 +166,30 @@ def main(argv: list[str] | None = None) -> int:
               "train_runtime_s": prov.get("train_metrics", {}).get("train_runtime"),
               "pairs_trained": prov.get("pairs", {}).get("pairs_trained"),
               "summary": ev["summary"]}
+    ext = recipe.get("extract")
+    if ext:  # the full-parameter judge as a small LoRA adapter, evaluated on the same held-out items
+        if tune_cfg.get("lora", {}) is not False:
+            raise SystemExit("extract: needs a full-parameter tune (tune.lora: false)")
+        adapter = out / "adapter"
+        timings["extract"] = sh([sys.executable, str(HERE / "extract_lora.py"), str(out), str(adapter),
+                                 "--rank", str(ext.get("rank", 8)), "--token-rows", str(ext.get("token_rows", 256))], log)
+        run_dir = work / "runs" / f"{task}__extracted__{out.name}"
+        ev_cmd = [*jb, "run", "--backend", f"lora:{adapter}", "--task", task, "--ids-file", str(held_out), "--mode", mode,
+                  "--seed", seed, "--run-dir", str(run_dir), "--quiet"]
+        for k, v in base_opts:
+            ev_cmd += ["-o", f"{k}={v}"]
+        timings["extract_eval"] = sh(ev_cmd, log)
+        from judgebench.commands.tune import paired_comparison, render_summary
+        from judgebench.console import print_table
+
+        dirs = [r["run_dir"] for r in ev["runs"]]
+        comparison = paired_comparison([dirs[0], str(run_dir), *dirs[2:]], task=task, seed=int(seed))
+        (adapter / "eval.json").write_text(json.dumps(comparison, indent=2, default=str))
+        print_table(render_summary(comparison["summary"]))
+        print(f"# the extracted adapter {adapter} on {held_out}; full comparison: {adapter / 'eval.json'}")
+        result["extracted"] = {"adapter": str(adapter), "rank": ext.get("rank", 8), "summary": comparison["summary"]}
+        result["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
+        result["wall_s"] = round(time.time() - t0, 1)
     with (work / "results.jsonl").open("a") as f:
         f.write(json.dumps(result) + "\n")
     print(f"# recipe done in {result['wall_s']:.0f} s; results appended to {work / 'results.jsonl'}")

@@ -42,6 +42,11 @@ def test_a_mistyped_recipe_key_fails_before_anything_runs(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode != 0 and "limit_per_tsk" in p.stderr
     assert not (tmp_path / "w").exists()
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(RECIPE.read_text()), "extract": {"rank": 8, "rows": 256}}))
+    p = subprocess.run([sys.executable, str(ROOT / "recipes" / "run.py"), str(bad), "--work", str(tmp_path / "w")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "extract: unknown key(s) ['rows']" in p.stderr
+    assert not (tmp_path / "w").exists()
 
 
 def test_set_overrides_reach_the_tune_block():

@@ -171,8 +171,6 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
     CIs, paired difference, exact McNemar and swap (position) consistency.  Where items were judged in both
     orders, the position-calibrated score (``calibrated_verdict``) gets its own, labelled rows.  The run engine's
     contamination guard applies to the tuned judge."""
-    from ..report.compare import build_comparison, calibrated_run
-    from ..results import load_run
     from ..runner import execute
 
     run_dirs = []
@@ -181,13 +179,23 @@ def evaluate_pair(base: BackendSpec, tuned: BackendSpec, cfg: Any, *, runs_root:
         c = replace(cfg, backend=spec)
         with (progress(f"judging {cfg.task} with {spec.label()}") if progress else nullcontext()) as update:
             run_dirs.append(execute(c, runs_root=runs_root, progress=update).run_dir)
+    return paired_comparison(run_dirs, task=cfg.task, seed=seed)
+
+
+def paired_comparison(run_dirs: list[Any], task: str, seed: int = 0) -> dict[str, Any]:
+    """The comparison ``tune --eval`` prints, of finished runs on the same held-out items: the first is the base
+    (the reference), the second the tuned judge, any others baselines.  A task group also gets all its items pooled
+    (one paired test); runs judged in both orders also get position-calibrated rows."""
+    from ..report.compare import build_comparison, calibrated_run
+    from ..results import load_run
+
     runs = [load_run(d) for d in run_dirs]
-    roles = {str(Path(d).resolve()): role for d, role in zip(run_dirs, ["base", "tuned"] + ["baseline"] * len(others or []))}
+    roles = {str(Path(d).resolve()): role for d, role in zip(run_dirs, ["base", "tuned"] + ["baseline"] * len(runs))}
     comparison = build_comparison(runs, reference=0, seed=seed)
     comparison["summary"] = summary(comparison, roles)
     views = [(runs, "")]
     if len(comparison["tasks"]) > 1:  # a task group: also all held-out items pooled (one paired test, tighter CIs)
-        name = f"{cfg.task} (all items)"
+        name = f"{task} (all items)"
         views = [([pooled_run(r, name) for r in runs], "pooled")]
         pooled = build_comparison(views[0][0], reference=0, seed=seed)
         comparison["pooled"] = {"task": name, "rows": pooled["rows"], "bias": pooled["bias"]}
