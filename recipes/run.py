@@ -171,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         if tune_cfg.get("lora", {}) is not False:
             raise SystemExit("extract: needs a full-parameter tune (tune.lora: false)")
         adapter = out / "adapter"
+        rank, rows = str(ext.get("rank", 8)), str(ext.get("token_rows", 256))
         timings["extract"] = sh([sys.executable, str(HERE / "extract_lora.py"), str(out), str(adapter),
-                                 "--rank", str(ext.get("rank", 8)), "--token-rows", str(ext.get("token_rows", 256))], log)
+                                 "--rank", rank, "--token-rows", rows], log)
         run_dir = work / "runs" / f"{task}__extracted__{out.name}"
-        ev_cmd = [*jb, "run", "--backend", f"lora:{adapter}", "--task", task, "--ids-file", str(held_out), "--mode", mode,
-                  "--seed", seed, "--run-dir", str(run_dir), "--quiet"]
+        ev_cmd = [*jb, "run", "--backend", f"lora:{adapter}", "--task", task, "--ids-file", str(held_out),
+                  "--mode", mode, "--seed", seed, "--run-dir", str(run_dir), "--quiet"]
         for k, v in base_opts:
             ev_cmd += ["-o", f"{k}={v}"]
         timings["extract_eval"] = sh(ev_cmd, log)
@@ -187,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         (adapter / "eval.json").write_text(json.dumps(comparison, indent=2, default=str))
         print_table(render_summary(comparison["summary"]))
         print(f"# the extracted adapter {adapter} on {held_out}; full comparison: {adapter / 'eval.json'}")
-        result["extracted"] = {"adapter": str(adapter), "rank": ext.get("rank", 8), "summary": comparison["summary"]}
+        result["extracted"] = {"adapter": str(adapter), "rank": int(rank), "token_rows": int(rows),
+                               "summary": comparison["summary"]}
         result["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
         result["wall_s"] = round(time.time() - t0, 1)
     with (work / "results.jsonl").open("a") as f:
