@@ -6,7 +6,10 @@
 Every step is a plain `judgebench` command (printed before it runs), so a reader can rerun any of them by hand.
 With ``--validate`` the held-out items are a validation split carved from the train side (never the test side),
 and training uses the recipe's smaller ``validation.limit_per_task``: this is how the recipe's settings are chosen.
-Each finished run appends one line (settings, timings, pooled scores) to ``WORK/results.jsonl``.
+Each finished run appends one line (settings, timings, pooled scores) to ``WORK/results.jsonl``.  Rerun with the
+same settings, a judge that is tuned and evaluated already is not trained again (the later steps run).
+``extract: {rank, token_rows}`` (with a full-parameter tune, ``tune.lora: false``) turns the tuned model into a LoRA
+adapter (``extract_lora.py``) and evaluates it on the same held-out items (``JUDGE/adapter/eval.json``).
 """
 from __future__ import annotations
 
@@ -157,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--limit", str(limit)]
     for b in (recipe.get("eval") or {}).get("baselines", []):
         cmd += ["--eval-baseline", b]
-    timings["tune_and_eval"] = sh(cmd, log)
+    done = out / "provenance.json"
+    if (out / "eval.json").is_file() and done.is_file() and json.loads(done.read_text()).get("status") == "complete":
+        print(f"# {out} is tuned and evaluated already (same settings): skipping to the next step", flush=True)
+    else:
+        timings["tune_and_eval"] = sh(cmd, log)
     ev = json.loads((out / "eval.json").read_text())
     prov = json.loads((out / "provenance.json").read_text())
     result = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "validate": args.validate, "judge": str(out),
