@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = LoraConfig(r=args.rank, lora_alpha=args.rank, lora_dropout=0.0, target_modules=list(TARGETS),
                      modules_to_save=None if args.no_norms else list(NORMS),
                      trainable_token_indices={"embed_tokens": rows} if rows else None,
-                     ensure_weight_tying=bool(rows), task_type="CAUSAL_LM")
+                     task_type="CAUSAL_LM")
     model = get_peft_model(base, cfg)
     dropped: dict[str, list[float]] = {}
     changed: dict[str, float] = {}
