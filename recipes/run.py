@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe value")
     args = ap.parse_args(argv)
     recipe = load_recipe(args.recipe, args.set)
+    if recipe.get("extract") and (recipe.get("tune") or {}).get("lora", {}) is not False:
+        raise SystemExit("extract: needs a full-parameter tune (--set lora=false); a LoRA judge is an adapter already")
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     log = work / "recipe.log"
@@ -175,8 +177,6 @@ def main(argv: list[str] | None = None) -> int:
               "summary": ev["summary"]}
     ext = recipe.get("extract")
     if ext:  # the full-parameter judge as a small LoRA adapter, evaluated on the same held-out items
-        if tune_cfg.get("lora", {}) is not False:
-            raise SystemExit("extract: needs a full-parameter tune (tune.lora: false)")
         adapter = out / "adapter"
         rank, rows = str(ext.get("rank", 8)), str(ext.get("token_rows", 256))
         timings["extract"] = sh([sys.executable, str(HERE / "extract_lora.py"), str(out), str(adapter),

@@ -47,6 +47,11 @@ def test_a_mistyped_recipe_key_fails_before_anything_runs(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode != 0 and "extract: unknown key(s) ['rows']" in p.stderr
     assert not (tmp_path / "w").exists()
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(RECIPE.read_text()), "extract": {"rank": 8}}))  # LoRA tune
+    p = subprocess.run([sys.executable, str(ROOT / "recipes" / "run.py"), str(bad), "--work", str(tmp_path / "w")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "extract: needs a full-parameter tune" in p.stderr
+    assert not (tmp_path / "w").exists()
 
 
 def test_set_overrides_reach_the_tune_block():

@@ -253,7 +253,8 @@ def build_comparison(runs: Sequence[Any], reference: int = 0, intersect: bool = 
     })
 
 
-__all__ = ["Alignment", "build_comparison", "official_paired", "run_groups", "task_aggs"]
+__all__ = ["Alignment", "add_calibrated", "build_comparison", "calibrated_run", "official_paired", "run_groups",
+           "task_aggs"]
 
 
 def calibrated_run(run: Any) -> Any:
