@@ -183,30 +183,38 @@ def test_rerun_of_a_finished_tuning_is_a_no_op(tuned, tiny_base, capsys):
 
 def test_resume_after_kill(tiny_base, tmp_path):
     out = tmp_path / "judge"
-    # enough steps after checkpoint-2 that the kill lands mid-training however fast the machine is
     args = ["tune", "--base", f"hf:{tiny_base}", "--task", "sample", "--split", "train", "--limit", "2", "--out", str(out),
-            "--set", "dpo.max_steps=60", "--set", "dpo.save_steps=2", "--set", "dpo.per_device_train_batch_size=2",
+            "--set", "dpo.max_steps=12", "--set", "dpo.save_steps=2", "--set", "dpo.per_device_train_batch_size=2",
             "--set", "dpo.learning_rate=1e-3", "--quiet"]
-    code = ("import sys; from judgebench import cli; cli.COMMANDS = tuple(dict.fromkeys((*cli.COMMANDS, 'tune'))); "
-            "sys.exit(cli.main(sys.argv[1:]))")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The kill must land mid-training however fast or loaded the machine is: the child pauses right after it has
+    # saved checkpoint-2 (the real trainer's save, wrapped) and says so through a marker file; it is killed there.
+    marker = tmp_path / "paused"
+    code = ("import os, sys, time, transformers; from judgebench import cli\n"
+            "save = transformers.Trainer._save_checkpoint\n"
+            "def paused(self, *a, **k):\n"
+            "    save(self, *a, **k)\n"
+            "    if self.state.global_step == 2:\n"
+            "        open(os.environ['PAUSE_MARKER'], 'w').close(); time.sleep(600)\n"
+            "transformers.Trainer._save_checkpoint = paused\n"
+            "cli.COMMANDS = tuple(dict.fromkeys((*cli.COMMANDS, 'tune'))); sys.exit(cli.main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PAUSE_MARKER": str(marker)}
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    state = out / "checkpoints" / "checkpoint-2" / "trainer_state.json"
-    deadline = time.time() + 300
-    while not state.exists() and proc.poll() is None and time.time() < deadline:
+    deadline = time.time() + 600  # a deadline for a hung child only, never reached by a working one
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
-    time.sleep(0.5)
-    assert proc.poll() is None, "training ended before it could be interrupted"
+    assert marker.exists() and proc.poll() is None, "training did not pause after checkpoint-2"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    assert not (out / "checkpoints" / "checkpoint-4").exists()
     assert json.loads((out / "provenance.json").read_text())["status"] == "training"
     assert not (out / "backend.yaml").exists()
     assert judgebench(*args) == 0
     prov = json.loads((out / "provenance.json").read_text())
-    assert prov["status"] == "complete" and prov["resumed_from"].startswith(str(out / "checkpoints" / "checkpoint-"))
-    assert prov["global_step"] == 60
-    assert [h["step"] for h in prov["log_history"] if "loss" in h] == list(range(1, 61))
+    assert prov["status"] == "complete" and prov["resumed_from"] == str(out / "checkpoints" / "checkpoint-2")
+    assert prov["global_step"] == 12
+    assert [h["step"] for h in prov["log_history"] if "loss" in h] == list(range(1, 13))
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
