@@ -96,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                      modules_to_save=None if args.no_norms else list(NORMS),
                      trainable_token_indices={"embed_tokens": rows} if rows else None,
                      task_type="CAUSAL_LM")
-    model = get_peft_model(base, cfg)
+    try:
+        model = get_peft_model(base, cfg)
+    except ValueError as e:  # e.g. a model whose linear layers are not named q_proj … down_proj
+        raise SystemExit(f"{args.tuned}: cannot place the adapter on this model ({e}); "
+                         f"extract_lora.py handles Llama-style layers {', '.join(TARGETS)}") from None
+    untied = "lm_head.weight" in tuned_sd and not getattr(tuned.config, "tie_word_embeddings", True)
     dropped: dict[str, list[float]] = {}
     changed: dict[str, float] = {}
     with torch.no_grad():
@@ -141,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'embeddings':<12} {emb_total ** 0.5:9.4f} "
           f"{(max(0.0, (emb_total - emb_kept) / emb_total) ** 0.5 if emb_total else 0.0):38.3f}"
           f"   ({len(rows)} of {emb_delta.shape[0]} rows kept)")
+    if untied:  # a separate output layer: its change is not carried (say so; never drop it silently)
+        head = float((tuned_sd["lm_head.weight"] - base.get_output_embeddings().weight).pow(2).sum()) ** 0.5
+        print(f"{'lm_head':<12} {head:9.4f} {1.0:38.3f}   (an untied output layer: not carried by the adapter)")
     return 0
 
 
