@@ -348,3 +348,30 @@ def test_redirects_and_cookies_behave_as_under_httpx():
     assert [c.error for c in first + second] == [None, None]
     assert [p for p, _ in seen] == ["/old/chat/completions", "/v1/chat/completions"] * 2
     assert seen[0][1] == "" and seen[2][1] == "lb=node7"  # the cookie set by the first answer came back
+
+
+def test_clients_share_one_tls_context_per_ca_setting(monkeypatch, tmp_path):
+    """The CA bundle is loaded once per process (per SSL_CERT_FILE / SSL_CERT_DIR), not once per client: every
+    client of the process verifies with the same context, built by httpx as it would build its own."""
+    import shutil
+    import ssl
+
+    import certifi
+    from judgebench_api import openai_backend as ob
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ctx = ob._shared_ssl_context()
+    assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ob._shared_ssl_context() is ctx
+    bundle = tmp_path / "ca.pem"
+    shutil.copy(certifi.where(), bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # honoured as httpx honours it, with a context of its own
+    other = ob._shared_ssl_context()
+    assert other is not ctx and ob._shared_ssl_context() is other
+    b = OpenAIBackend("judge-test", base_url="http://127.0.0.1:9/v1")
+    try:
+        client = b._make_client()
+        assert client._client._transport.ssl_context is other  # the SDK's aiohttp transport (the [api] extra)
+    finally:
+        b.close()

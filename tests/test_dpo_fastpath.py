@@ -25,7 +25,7 @@ def tiny_base(tmp_path_factory) -> str:
 
 
 def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch, reference: str = "model",
-                check: Any = None) -> tuple[float, dict, dict]:
+                check: Any = None, verdict_eos: bool = True) -> tuple[float, dict, dict]:
     import torch
 
     from judgebench_dpo.config import build_dpo_config, build_lora_config, load_config
@@ -37,7 +37,7 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch, r
     task = prepare_tasks("sample", split="train", include_paths=[], limit=8, seed=0, mode="choice", ids=None)[0]
     torch.manual_seed(0)  # the same random (non-identity) LoRA weights in both trainers
     # the fast side also recomputes activations (gradient checkpointing): its packed forward needs no cache
-    cfg = load_config(None, fast=fast, reference=reference, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
+    cfg = load_config(None, fast=fast, reference=reference, verdict_eos=verdict_eos, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
                                                                  "gradient_checkpointing": fast, "beta": 0.5},
                       lora={"r": 8, "init_lora_weights": False})
     judge = load_base(BackendSpec("hf", base))
@@ -45,7 +45,7 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch, r
         args = build_dpo_config(cfg, out, quiet=True, default_max_length=judge.max_length)
         pairs = build_pairs("verdict", task.examples, task.protocol, Renderer(judge, args.max_length), swap=True)
         trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, args, build_lora_config(cfg), True, fast=fast,
-                               reference_free=reference == "none")
+                               reference_free=reference == "none", verdict_eos=cfg.verdict_eos)
         assert bool(args.precompute_ref_log_probs) is fast  # the fast path computes reference log-probs once
         ds = trainer.train_dataset
         chosen_ids = sorted(set(ds["example_id"]))[:4]  # the same 4 examples (8 rows) in both trainers
@@ -115,6 +115,52 @@ def test_reference_free_loss_is_the_policy_margin_classifier(tiny_base, tmp_path
     first_batch(tiny_base, tmp_path / "free", True, data_dir, monkeypatch, reference="none", check=check)
     assert abs(seen["loss"] - 0.6931) > 1e-3
     assert seen["loss"] == pytest.approx(seen["hand"], abs=1e-4)
+
+
+def test_verdict_tokens_without_eos(tiny_base, tmp_path, data_dir, monkeypatch):
+    """verdict_eos: false — each completion is the verdict's own token(s), as choice mode scores it: no row of the
+    prepared dataset ends with the end-of-turn token, and the loss is -log σ(β (log π(A) − log π(B))) of the verdict
+    tokens alone, computed by hand from the plain model's full-sequence log-probs."""
+    import torch
+    import torch.nn.functional as F
+
+    seen = {}
+
+    def check(trainer, batch, loss):
+        eos = trainer.processing_class.eos_token_id
+        ds = trainer.train_dataset
+        assert all(ids and ids[-1] != eos for ids in list(ds["chosen_ids"]) + list(ds["rejected_ids"]))
+        assert {len(ids) for ids in ds["chosen_ids"]} == {1}  # "A" / "B": one token each for this tokenizer
+        with torch.no_grad():
+            logits = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+            mask = batch["completion_mask"][:, 1:]
+            assert set(mask.sum(1).tolist()) == {1}
+            assert not (batch["input_ids"][:, 1:][mask.bool()] == eos).any()
+            per_row = (logp * mask).sum(1)
+        chosen, rejected = per_row.chunk(2)
+        seen["hand"] = float((-F.logsigmoid(trainer.beta * (chosen - rejected))).mean())
+        seen["loss"] = float(loss)
+
+    first_batch(tiny_base, tmp_path / "noeos", True, data_dir, monkeypatch, reference="none", check=check,
+                verdict_eos=False)
+    assert abs(seen["loss"] - 0.6931) > 1e-3
+    assert seen["loss"] == pytest.approx(seen["hand"], abs=1e-4)
+
+
+def test_drop_final_eos_and_its_config():
+    from judgebench import ConfigError
+    from judgebench_dpo.config import load_config
+    from judgebench_dpo.fastpath import drop_final_eos
+
+    assert drop_final_eos([7, 2], 2) == [7] and drop_final_eos([7, 8, 2], 2) == [7, 8]
+    assert drop_final_eos([2], 2) == [2] and drop_final_eos([7, 8], 2) == [7, 8] and drop_final_eos([7, 2], None) == [7, 2]
+    with pytest.raises(ConfigError, match="verdict_eos: false needs the verdict fast path"):
+        load_config(None, fast=False, verdict_eos=False)
+    with pytest.raises(ConfigError, match="verdict_eos must be true or false"):
+        load_config(None, verdict_eos="no")
+    assert "verdict_eos" not in load_config(None).to_dict()  # existing configs keep their digests
+    assert load_config(None, verdict_eos=False).to_dict()["verdict_eos"] is False
 
 
 def test_reference_free_needs_the_verdict_fast_path():

@@ -85,6 +85,24 @@ def _http_client_class() -> Any:
     return _lean(openai.DefaultAioHttpClient)
 
 
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> Any:
+    """One TLS context per process (per SSL_CERT_FILE / SSL_CERT_DIR), shared by every client it makes.
+
+    httpx builds a fresh one for each client, loading the CA bundle each time (≈ 30 ms, on the event-loop thread
+    before the first request leaves); aiohttp likewise keeps one per process.  Built by httpx's own
+    ``create_ssl_context``, so the environment variables it honours still apply."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+def _shared_ssl_context() -> Any:
+    import os
+
+    return _ssl_context(os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None)
+
+
 class OpenAIBackend(ApiBackend):
     """``--backend openai:MODEL [-o base_url=URL] [-o concurrency=N] …`` (options: see ApiOptions).
 
@@ -123,7 +141,8 @@ class OpenAIBackend(ApiBackend):
         import openai
 
         n = max(self.opts.concurrency, self.opts.max_concurrency) if self.opts.adaptive else self.opts.concurrency
-        http = _http_client_class()(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        http = _http_client_class()(limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                                    verify=_shared_ssl_context())
         o = self.opts
         return openai.AsyncOpenAI(api_key=self.key.key or NO_KEY, base_url=o.base_url, organization=o.organization,
                                   project=o.project, default_headers=o.headers,

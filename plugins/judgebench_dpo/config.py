@@ -36,7 +36,9 @@ class TuneConfig:
     candidate order (JudgeLM swap augmentation); ``reference_drop``: probability of rendering an
     example without its reference answer; ``reference``: "model" (standard DPO against the frozen base) or
     "none" (reference-free DPO: reference log-probs taken as zero, so the verdict loss is a Bradley–Terry
-    classifier on the chosen-vs-rejected verdict log-probs; verdict fast path only); ``dpo`` / ``lora``: keyword arguments of
+    classifier on the chosen-vs-rejected verdict log-probs; verdict fast path only); ``verdict_eos``: true (default)
+    scores each verdict completion with the end-of-turn token trl appends to it, false scores the verdict's own
+    tokens only — exactly what the judge is evaluated on in choice mode (verdict fast path only); ``dpo`` / ``lora``: keyword arguments of
     ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
     weights instead of an adapter).
     """
@@ -46,6 +48,7 @@ class TuneConfig:
     swap: bool = True
     reference_drop: float = 0.0
     reference: str = "model"
+    verdict_eos: bool = True
     seed: int = 0
     dpo: dict[str, Any] = field(default_factory=dict)
     lora: dict[str, Any] | None = field(default_factory=dict)
@@ -59,6 +62,10 @@ class TuneConfig:
             raise ConfigError(f"tune config: reference must be one of {list(REFERENCES)}, got {self.reference!r}")
         if self.reference == "none" and not self.uses_fast_path:
             raise ConfigError("tune config: reference: none needs the verdict fast path (level: verdict, fast: true)")
+        if not isinstance(self.verdict_eos, bool):
+            raise ConfigError(f"tune config: verdict_eos must be true or false, got {self.verdict_eos!r}")
+        if not self.verdict_eos and not self.uses_fast_path:
+            raise ConfigError("tune config: verdict_eos: false needs the verdict fast path (level: verdict, fast: true)")
         if not isinstance(self.fast, bool):
             raise ConfigError(f"tune config: fast must be true or false, got {self.fast!r}")
         if self.lora is False:
@@ -86,6 +93,8 @@ class TuneConfig:
              "seed": self.seed, "dpo": self.dpo_kwargs(), "lora": self.lora_kwargs()}
         if self.reference != "model":  # only when set: digests of existing standard-DPO configs stay as they were
             d["reference"] = self.reference
+        if not self.verdict_eos:  # likewise
+            d["verdict_eos"] = False
         return d
 
     def digest(self) -> str:

@@ -175,17 +175,35 @@ def sort_rows_by_length(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for grp in sorted(by_example.values(), key=lambda g: max(len(r["prompt"]) for r in g)) for r in grp]
 
 
-def make_fast_trainer_class(trl: Any, reference_free: bool = False) -> type:
+def drop_final_eos(ids: Sequence[int], eos: int | None) -> list[int]:
+    """A verdict completion's token ids without the end-of-turn token trl appended (kept when it is the only one)."""
+    ids = list(ids)
+    return ids[:-1] if eos is not None and len(ids) > 1 and ids[-1] == eos else ids
+
+
+def make_fast_trainer_class(trl: Any, reference_free: bool = False, verdict_eos: bool = True) -> type:
     """The ``DPOTrainer`` subclass (built lazily so that importing this module does not import trl).  With
     ``reference_free`` the precomputed reference log-probs are zero (no reference forward at all): trl's loss then
     reads the policy's own chosen − rejected margin (reference-free DPO), which, unlike standard DPO, penalises a
-    position bias the base model has — the swapped orders of an example pull it in opposite directions."""
+    position bias the base model has — the swapped orders of an example pull it in opposite directions.
+
+    With ``verdict_eos`` false each completion is the verdict's own tokens: trl appends the end-of-turn token to
+    every completion, so its margin also holds log p(EOS | prompt, verdict) of each side — a term the judge's
+    choice-mode score never reads, which the loss can move instead of the verdict token itself."""
 
     class VerdictDPOTrainer(trl.DPOTrainer):
         """``trl.DPOTrainer`` with the single-pass verdict forward and example-grouped batches."""
 
         def _compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool) -> Any:
             return super()._compute_loss(VerdictForward(model, inputs), inputs, return_outputs)
+
+        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+            dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+            if verdict_eos:
+                return dataset
+            eos = getattr(getattr(processing_class, "tokenizer", processing_class), "eos_token_id", None)
+            return dataset.map(lambda row: {"chosen_ids": drop_final_eos(row["chosen_ids"], eos),
+                                            "rejected_ids": drop_final_eos(row["rejected_ids"], eos)})
 
         def compute_ref_log_probs(self, model: Any, inputs: dict[str, Any]) -> Any:
             if reference_free:
@@ -204,4 +222,5 @@ def make_fast_trainer_class(trl: Any, reference_free: bool = False) -> type:
     return VerdictDPOTrainer
 
 
-__all__ = ["VerdictForward", "GroupedSampler", "make_fast_trainer_class", "sort_rows_by_length", "split_rows"]
+__all__ = ["VerdictForward", "GroupedSampler", "drop_final_eos", "make_fast_trainer_class", "sort_rows_by_length",
+           "split_rows"]

@@ -43,7 +43,8 @@ class DPOTuner(Tuner):
             if not pairs.rows:
                 raise ConfigError(f"no preference pairs: {pairs.summary()['skip_reasons'] or 'no training examples'}")
             trainer = make_trainer(judge.model, judge.tokenizer, pairs.rows, dpo_args, build_lora_config(cfg), quiet,
-                                   fast=cfg.uses_fast_path, reference_free=cfg.reference == "none")
+                                   fast=cfg.uses_fast_path, reference_free=cfg.reference == "none",
+                                   verdict_eos=cfg.verdict_eos)
             kept = set(trainer.train_dataset["example_id"])
             examples = [e for exs, _ in parts for e in exs if e.id in kept]
             dropped = sorted(set(pairs.example_ids) - kept)
@@ -124,9 +125,10 @@ def last_checkpoint(ckpt_dir: Path, prune: bool = True) -> str | None:
 
 
 def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: Any, peft_config: Any,
-                 quiet: bool = False, fast: bool = False, reference_free: bool = False) -> Any:
+                 quiet: bool = False, fast: bool = False, reference_free: bool = False, verdict_eos: bool = True) -> Any:
     """A ``trl.DPOTrainer`` over ``rows`` (prompt / chosen / rejected, plus example_id kept for provenance); with
-    ``fast`` its single-pass verdict subclass (``fastpath.py``), reference-free with ``reference_free``."""
+    ``fast`` its single-pass verdict subclass (``fastpath.py``), reference-free with ``reference_free``, scoring
+    the verdict tokens without the appended end-of-turn token when ``verdict_eos`` is false."""
     trl, _ = import_trl_peft()
     try:
         from datasets import Dataset
@@ -144,7 +146,7 @@ def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: A
     if fast:
         from .fastpath import make_fast_trainer_class, sort_rows_by_length
 
-        cls = make_fast_trainer_class(trl, reference_free=reference_free)
+        cls = make_fast_trainer_class(trl, reference_free=reference_free, verdict_eos=verdict_eos)
         rows = sort_rows_by_length(rows)
     trainer = cls(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                              peft_config=peft_config)
