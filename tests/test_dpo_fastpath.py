@@ -37,8 +37,9 @@ def first_batch(base: str, out: Path, fast: bool, data_dir: Path, monkeypatch, r
     task = prepare_tasks("sample", split="train", include_paths=[], limit=8, seed=0, mode="choice", ids=None)[0]
     torch.manual_seed(0)  # the same random (non-identity) LoRA weights in both trainers
     # the fast side also recomputes activations (gradient checkpointing): its packed forward needs no cache
-    cfg = load_config(None, fast=fast, reference=reference, verdict_eos=verdict_eos, dpo={"per_device_train_batch_size": 8, "max_steps": 1,
-                                                                 "gradient_checkpointing": fast, "beta": 0.5},
+    cfg = load_config(None, fast=fast, reference=reference, verdict_eos=verdict_eos,
+                      dpo={"per_device_train_batch_size": 8, "max_steps": 1, "gradient_checkpointing": fast,
+                           "beta": 0.5},
                       lora={"r": 8, "init_lora_weights": False})
     judge = load_base(BackendSpec("hf", base))
     try:
@@ -154,7 +155,8 @@ def test_drop_final_eos_and_its_config():
     from judgebench_dpo.fastpath import drop_final_eos
 
     assert drop_final_eos([7, 2], 2) == [7] and drop_final_eos([7, 8, 2], 2) == [7, 8]
-    assert drop_final_eos([2], 2) == [2] and drop_final_eos([7, 8], 2) == [7, 8] and drop_final_eos([7, 2], None) == [7, 2]
+    assert drop_final_eos([2], 2) == [2] and drop_final_eos([7, 8], 2) == [7, 8]
+    assert drop_final_eos([7, 2], None) == [7, 2]
     with pytest.raises(ConfigError, match="verdict_eos: false needs the verdict fast path"):
         load_config(None, fast=False, verdict_eos=False)
     with pytest.raises(ConfigError, match="verdict_eos must be true or false"):

@@ -205,3 +205,44 @@ def test_extract_lora_carries_a_full_parameter_change_into_a_peft_adapter(tmp_pa
     with pytest.raises(SystemExit, match="LoRA judge already"):
         mod.main([str(tmp_path / "r1-1"), str(tmp_path / "again")])
     assert 0.05 < dropped(report, "q_proj") < 1.0 and 0.05 < dropped(report, "embeddings") < 1.0
+
+
+def test_verdict_eos_splits_the_training_margin(tmp_path, data_dir, monkeypatch):
+    """recipes/verdict_eos.py: for a real judge prompt, the verdict-token and end-of-turn margins it reports add up to
+    the training margin, log π(A EOS) − log π(B EOS), computed independently from two full sequences."""
+    import torch
+    from judgebench_dpo.rendering import Renderer, load_base
+
+    from judgebench.engine import prepare_tasks
+    from judgebench.types import BackendSpec
+
+    from .test_dpo_tune import MAKE_TINY
+
+    base = tmp_path / "tiny"
+    subprocess.run([sys.executable, "-c", MAKE_TINY, str(base)], check=True, capture_output=True, timeout=300)
+    monkeypatch.setenv("JUDGEBENCH_DATA_DIR", str(data_dir))
+    spec = importlib.util.spec_from_file_location("verdict_eos", ROOT / "recipes" / "verdict_eos.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    (task,) = prepare_tasks("sample", split="test", limit=1)
+    judge = load_base(BackendSpec("hf", str(base), {"max_length": 1024}))
+    try:
+        tok, model = judge.tokenizer, judge.model.eval()
+        rows = [(ex.id, str(r.meta.get("slot")), Renderer(judge, 1024)(r)) for ex in task.examples
+                for r in task.protocol.expand(ex)]
+        got = mod.margins(model, tok, rows)
+
+        def seq_logp(prompt: str, verdict: str) -> float:
+            n = len(tok(prompt)["input_ids"])
+            ids = torch.tensor([tok(prompt + verdict + tok.eos_token)["input_ids"]])
+            with torch.no_grad():
+                logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+            return float(logp[torch.arange(n - 1, ids.shape[1] - 1), ids[0, n:]].sum())
+
+        assert len(rows) == 2 and {s for _, s, _ in rows} == {"0-1", "1-0"}
+        for ex_id, slot, prompt in rows:
+            verdict, eos = got[ex_id][slot]
+            assert abs(eos) > 1e-4  # the tiny model's EOS term is not zero, so the sum below checks both parts
+            assert verdict + eos == pytest.approx(seq_logp(prompt, "A") - seq_logp(prompt, "B"), abs=1e-4)
+    finally:
+        judge.close()

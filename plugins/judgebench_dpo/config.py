@@ -38,8 +38,8 @@ class TuneConfig:
     "none" (reference-free DPO: reference log-probs taken as zero, so the verdict loss is a Bradley–Terry
     classifier on the chosen-vs-rejected verdict log-probs; verdict fast path only); ``verdict_eos``: true (default)
     scores each verdict completion with the end-of-turn token trl appends to it, false scores the verdict's own
-    tokens only — exactly what the judge is evaluated on in choice mode (verdict fast path only); ``dpo`` / ``lora``: keyword arguments of
-    ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
+    tokens only — exactly what the judge is evaluated on in choice mode (verdict fast path only); ``dpo`` /
+    ``lora``: keyword arguments of ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
     weights instead of an adapter).
     """
 
@@ -65,7 +65,8 @@ class TuneConfig:
         if not isinstance(self.verdict_eos, bool):
             raise ConfigError(f"tune config: verdict_eos must be true or false, got {self.verdict_eos!r}")
         if not self.verdict_eos and not self.uses_fast_path:
-            raise ConfigError("tune config: verdict_eos: false needs the verdict fast path (level: verdict, fast: true)")
+            raise ConfigError("tune config: verdict_eos: false needs the verdict fast path "
+                              "(level: verdict, fast: true)")
         if not isinstance(self.fast, bool):
             raise ConfigError(f"tune config: fast must be true or false, got {self.fast!r}")
         if self.lora is False:

@@ -125,7 +125,8 @@ def last_checkpoint(ckpt_dir: Path, prune: bool = True) -> str | None:
 
 
 def make_trainer(model: Any, tokenizer: Any, rows: list[dict[str, Any]], args: Any, peft_config: Any,
-                 quiet: bool = False, fast: bool = False, reference_free: bool = False, verdict_eos: bool = True) -> Any:
+                 quiet: bool = False, fast: bool = False, reference_free: bool = False,
+                 verdict_eos: bool = True) -> Any:
     """A ``trl.DPOTrainer`` over ``rows`` (prompt / chosen / rejected, plus example_id kept for provenance); with
     ``fast`` its single-pass verdict subclass (``fastpath.py``), reference-free with ``reference_free``, scoring
     the verdict tokens without the appended end-of-turn token when ``verdict_eos`` is false."""
