@@ -89,7 +89,7 @@ def _http_client_class() -> Any:
 def _ssl_context(cert_file: str | None, cert_dir: str | None) -> Any:
     """One TLS context per process (per SSL_CERT_FILE / SSL_CERT_DIR), shared by every client it makes.
 
-    httpx builds a fresh one for each client, loading the CA bundle each time (≈ 30 ms, on the event-loop thread
+    httpx builds a fresh one for each client, loading the CA bundle each time (≈ 20 ms, on the event-loop thread
     before the first request leaves); aiohttp likewise keeps one per process.  Built by httpx's own
     ``create_ssl_context``, so the environment variables it honours still apply."""
     import httpx

@@ -39,8 +39,8 @@ class TuneConfig:
     classifier on the chosen-vs-rejected verdict log-probs; verdict fast path only); ``verdict_eos``: true (default)
     scores each verdict completion with the end-of-turn token trl appends to it, false scores the verdict's own
     tokens only — exactly what the judge is evaluated on in choice mode (verdict fast path only); ``dpo`` /
-    ``lora``: keyword arguments of ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults; ``lora: false`` trains all
-    weights instead of an adapter).
+    ``lora``: keyword arguments of ``trl.DPOConfig`` / ``peft.LoraConfig`` (merged over the defaults;
+    ``lora: false`` trains all weights instead of an adapter).
     """
 
     level: str = "verdict"
