@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = (ROOT / ".." / "shared" / "data").resolve()
 FIXTURES = ROOT / "tests" / "fixtures"
+
+# A test run started in the background by a shell without job control (`cmd &` in a script) begins with SIGINT
+# ignored, and so would every CLI it starts.  The interrupt tests deliver SIGINT on purpose: give this process
+# Python's usual handler (a child process then starts with the default disposition, as from a terminal).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
